@@ -1,0 +1,9 @@
+"""customer_api settings (``TANDEM_`` environment variables; see ``libs.config``)."""
+
+from __future__ import annotations
+
+from libs.config import HttpSettings, ServiceSettings
+
+
+class CustomerApiSettings(ServiceSettings):
+    http: HttpSettings = HttpSettings(port=8002)

@@ -1,0 +1,9 @@
+"""switch_api settings (``TANDEM_`` environment variables; see ``libs.config``)."""
+
+from __future__ import annotations
+
+from libs.config import HttpSettings, ServiceSettings
+
+
+class SwitchApiSettings(ServiceSettings):
+    http: HttpSettings = HttpSettings(port=8001)

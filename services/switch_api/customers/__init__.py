@@ -1,0 +1,1 @@
+"""Customers: the operator's accounts, their money and their limits."""

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from libs.db.models import CustomerStatus
+from libs.web.fields import Amount, NonNegativeAmount
+
+Currency = Annotated[
+    str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.", examples=["EUR"])
+]
+Limit = Annotated[int, Field(ge=0, le=1_000_000, description="0 means no limit at this level.")]
+Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Acme Telecom"])]
+
+
+class CustomerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    currency: Currency
+    status: CustomerStatus = CustomerStatus.ACTIVE
+    debit_limit: NonNegativeAmount = Decimal(0)
+    channel_limit: Limit = 0
+    cps_limit: Limit = 0
+
+
+class CustomerUpdate(BaseModel):
+    """Fields to change; the balance changes only through payments and billing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name | None = None
+    currency: Currency | None = None
+    status: CustomerStatus | None = None
+    debit_limit: NonNegativeAmount | None = None
+    channel_limit: Limit | None = None
+    cps_limit: Limit | None = None
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    status: CustomerStatus
+    currency: str
+    balance: Amount
+    debit_limit: Amount
+    channel_limit: int
+    cps_limit: int
+    version: int = Field(description="Increases with every change.")
+    created_at: datetime
+    updated_at: datetime
