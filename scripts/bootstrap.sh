@@ -17,8 +17,4 @@ if [ ! -x .tools/bin/uv ]; then
 fi
 
 export UV_PYTHON="$python" UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT="$root/.venv"
-if [ "${1:-}" = "--no-dev" ]; then
-    .tools/bin/uv sync --frozen --quiet --no-dev
-else
-    .tools/bin/uv sync --frozen --quiet
-fi
+.tools/bin/uv sync --frozen --quiet

@@ -17,7 +17,9 @@ SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture(scope="session", params=backends())
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated database of each back end, one per test session."""
     with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
         upgrade(url)

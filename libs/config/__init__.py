@@ -87,11 +87,28 @@ class HttpSettings(BaseModel):
     trusted_proxies: list[str] = []
 
 
-def load_file_secrets(prefix: str, environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """Return ``{field: value}`` for every ``<prefix><FIELD>_FILE`` variable in the environment.
+def _declares(model: type[BaseModel], path: list[str]) -> bool:
+    """Whether ``model`` has the (nested) field ``path``, e.g. ``["database", "url"]``."""
+    current: Any = model
+    for part in path:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return False
+        field = current.model_fields.get(part)
+        if field is None:
+            return False
+        current = field.annotation
+    return True
+
+
+def load_file_secrets(
+    prefix: str, model: type[BaseModel], environ: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Return ``{field: value}`` for every ``<prefix><FIELD>_FILE`` variable naming a field.
 
     The file's content (trailing newline stripped) becomes the value of ``<field>``; nested
-    fields use ``__`` as in the environment (``TANDEM_DATABASE__URL_FILE``).
+    fields use ``__`` as in the environment (``TANDEM_DATABASE__URL_FILE``). Only fields
+    ``model`` declares count, so a setting that is itself a path (``TANDEM_NATS__TLS_KEY_FILE``)
+    is never read as a secret file.
     """
     environ = dict(os.environ) if environ is None else environ
     values: dict[str, Any] = {}
@@ -99,10 +116,14 @@ def load_file_secrets(prefix: str, environ: dict[str, str] | None = None) -> dic
         if not (name.startswith(prefix) and name.endswith("_FILE")) or not path:
             continue
         key = name[len(prefix) : -len("_FILE")].lower()
+        if not _declares(model, key.split("__")):
+            continue
         try:
             content = Path(path).read_text(encoding="utf-8").rstrip("\r\n")
         except OSError as exc:
-            raise ConfigError(f"{name} names {path!r}, which cannot be read: {exc.strerror}") from None
+            raise ConfigError(
+                f"{name} names {path!r}, which cannot be read: {exc.strerror}"
+            ) from None
         target = values
         *parents, leaf = key.split("__")
         for parent in parents:
@@ -119,7 +140,7 @@ class _FileSecretsSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         prefix = self.config.get("env_prefix", "")
-        return load_file_secrets(str(prefix))
+        return load_file_secrets(str(prefix), self.settings_cls)
 
 
 class ServiceSettings(BaseSettings):

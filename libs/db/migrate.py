@@ -21,7 +21,7 @@ def alembic_config(url: str | URL) -> Config:
     return config
 
 
-def upgrade(url: str | URL, revision: str = "head") -> None:
+def upgrade(url: str | URL, revision: str = "heads") -> None:
     """Migrate the database at ``url`` up to ``revision``.
 
     Blocking (Alembic drives its own event loop): call it from a thread, never a coroutine.

@@ -67,7 +67,9 @@ def _decode(cursor: str, sort: str, key: SortKey) -> tuple[Any, uuid.UUID]:
     except InvalidCursor:
         raise
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise InvalidCursor("the cursor is malformed; use next_cursor as the API returned it") from exc
+        raise InvalidCursor(
+            "the cursor is malformed; use next_cursor as the API returned it"
+        ) from exc
 
 
 def keyset_page(

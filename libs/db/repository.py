@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
@@ -29,17 +29,17 @@ class DuplicateKey(Exception):
 class Repository(Generic[M]):
     """Data access for one model. Subclasses set ``model`` and ``sort_keys`` and add queries."""
 
-    model: ClassVar[type[Base]]
+    model: ClassVar[type[Any]]
     sort_keys: ClassVar[Mapping[str, SortKey]]
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     def select(self) -> Select[tuple[M]]:
-        return select(self.model)  # type: ignore[return-value]
+        return cast(Select[tuple[M]], select(self.model))
 
     async def get(self, object_id: uuid.UUID) -> M | None:
-        return await self.session.get(self.model, object_id)  # type: ignore[return-value]
+        return cast(M | None, await self.session.get(self.model, object_id))
 
     async def page(
         self, statement: Select[tuple[M]], *, sort: str, cursor: str | None, limit: int
@@ -47,13 +47,13 @@ class Repository(Generic[M]):
         """One page of ``statement``'s rows (raises ``KeyError`` for an unknown sort key)."""
         paged, to_page = keyset_page(
             statement,
-            id_column=self.model.id,  # type: ignore[attr-defined]
+            id_column=self.model.id,
             sort_keys=self.sort_keys,
             sort=sort,
             cursor=cursor,
             limit=limit,
         )
-        rows = (await self.session.scalars(paged)).all()
+        rows = cast(Sequence[M], (await self.session.scalars(paged)).all())
         return to_page(rows)
 
     async def add(self, instance: M) -> M:

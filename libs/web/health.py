@@ -47,9 +47,7 @@ def health_router() -> APIRouter:
         responses={503: {"description": "A dependency is not reachable"}},
     )
     async def readyz(request: Request) -> JSONResponse:
-        checks: Mapping[str, ReadinessCheck] | None = getattr(
-            request.app.state, "readiness", None
-        )
+        checks: Mapping[str, ReadinessCheck] | None = getattr(request.app.state, "readiness", None)
         if checks is None:
             return JSONResponse({"status": "starting", "checks": {}}, status_code=503)
         names = list(checks)

@@ -23,7 +23,9 @@ async def list_page(
     """A page of ``statement``, with the client's mistakes (sort key, cursor) as 400s."""
     if sort.lstrip("-") not in repository.sort_keys:
         allowed = ", ".join(sorted(repository.sort_keys))
-        raise BadRequest(f"cannot sort by {sort!r}; sort by one of: {allowed} (prefix - to reverse)")
+        raise BadRequest(
+            f"cannot sort by {sort!r}; sort by one of: {allowed} (prefix - to reverse)"
+        )
     try:
         return await repository.page(statement, sort=sort, cursor=cursor, limit=limit)
     except InvalidCursor as exc:

@@ -29,7 +29,9 @@ def _inspect(url: str) -> tuple[set[str], list[object], str | None]:
                 )
                 version = None
                 if "alembic_version" in tables:
-                    version = await connection.scalar(text("SELECT version_num FROM alembic_version"))
+                    version = await connection.scalar(
+                        text("SELECT version_num FROM alembic_version")
+                    )
                 return tables, diff, version
         finally:
             await engine.dispose()

@@ -15,6 +15,7 @@ router = APIRouter(prefix="/v1/zones", tags=["zones"])
 
 ZoneId = Annotated[uuid.UUID, "zone id"]
 
+
 @router.get("", operation_id="zones_list", responses=errors(400))
 async def list_zones(
     uow: UnitOfWorkDep,
@@ -30,6 +31,7 @@ async def list_zones(
         items=[Zone.model_validate(z) for z in result.items], next_cursor=result.next_cursor
     )
 
+
 @router.post(
     "", operation_id="zones_create", status_code=status.HTTP_201_CREATED, responses=errors(409)
 )
@@ -39,15 +41,18 @@ async def create_zone(uow: UnitOfWorkDep, data: ZoneCreate, response: Response) 
     response.headers["Location"] = f"/v1/zones/{zone.id}"
     return Zone.model_validate(zone)
 
+
 @router.get("/{zone_id}", operation_id="zones_get", responses=errors(404))
 async def get_zone(uow: UnitOfWorkDep, zone_id: uuid.UUID) -> Zone:
     """Get a zone."""
     return Zone.model_validate(await ZoneService(uow).get(zone_id))
 
+
 @router.patch("/{zone_id}", operation_id="zones_update", responses=errors(404, 409))
 async def update_zone(uow: UnitOfWorkDep, zone_id: uuid.UUID, data: ZoneUpdate) -> Zone:
     """Change a zone's name or description."""
     return Zone.model_validate(await ZoneService(uow).update(zone_id, data))
+
 
 @router.delete(
     "/{zone_id}",

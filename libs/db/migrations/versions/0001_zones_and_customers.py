@@ -46,7 +46,9 @@ def upgrade() -> None:
         sa.Column("channel_limit", sa.Integer(), nullable=False),
         sa.Column("cps_limit", sa.Integer(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.CheckConstraint("channel_limit >= 0", name=op.f("ck_customers_channel_limit_not_negative")),
+        sa.CheckConstraint(
+            "channel_limit >= 0", name=op.f("ck_customers_channel_limit_not_negative")
+        ),
         sa.CheckConstraint("cps_limit >= 0", name=op.f("ck_customers_cps_limit_not_negative")),
         sa.CheckConstraint("debit_limit >= 0", name=op.f("ck_customers_debit_limit_not_negative")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_customers")),

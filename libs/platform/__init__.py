@@ -1,0 +1,1 @@
+"""Tandem's platform helpers: running the bundled processes of the embedded deployment."""

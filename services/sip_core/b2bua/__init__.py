@@ -1,0 +1,1 @@
+"""Call logic and policy of the B2BUA (authentication, limits, routing, CDRs)."""

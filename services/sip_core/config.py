@@ -1,0 +1,33 @@
+"""sip_core settings (``TANDEM_`` environment variables; see ``libs.config``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from libs.config import HttpSettings, ServiceSettings
+
+
+class SipSettings(BaseModel):
+    #: Address the SIP listeners bind to.
+    host: str = "127.0.0.1"
+    #: Address written into our Via/Contact/SDP when it differs from ``host`` (NAT, 0.0.0.0).
+    advertised_address: str | None = None
+    udp_port: int = Field(5060, ge=0, le=65535, description="0 disables UDP.")
+    tcp_port: int = Field(5060, ge=0, le=65535, description="0 disables TCP.")
+    tls_port: int = Field(5061, ge=0, le=65535, description="Used when a certificate is set.")
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    max_message_size: int = Field(65_536, ge=1024, le=1_048_576)
+    #: Idle TCP/TLS connections are closed after this many seconds.
+    tcp_idle_timeout: float = Field(600.0, gt=0)
+    #: Concurrent TCP/TLS connections accepted (bounded: a flood cannot exhaust descriptors).
+    max_connections: int = Field(10_000, ge=1)
+
+
+class SipCoreSettings(ServiceSettings):
+    http: HttpSettings = HttpSettings(port=8004)
+    sip: SipSettings = SipSettings()
+    #: Durable folder for CDRs waiting for NATS.
+    spool_dir: Path = Path("data/spool")
