@@ -10,6 +10,7 @@ from sqlalchemy import delete
 
 from libs.db import Base, Database
 from libs.db.migrate import upgrade
+from libs.platform.natsd import NatsServer
 from tests.databases import backends, fresh_database
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,3 +39,17 @@ async def database(database_url: str) -> AsyncIterator[Database]:
                 await session.execute(delete(table))
             await session.commit()
         await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
+    """A real nats-server with JetStream for the session, on a port it picks itself.
+
+    Started from the main thread on purpose: its PR_SET_PDEATHSIG follows the starting thread.
+    """
+    server = NatsServer(store_dir=tmp_path_factory.mktemp("nats") / "js", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
