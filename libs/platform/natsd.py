@@ -292,9 +292,12 @@ class NatsServer:
         if self._proc is not None:
             raise NatsServerError(f"nats-server already started (pid {self._proc.pid})")
         cmd = self.command()
+        try:
+            self._log = self._open_log()
+        except OSError as exc:
+            raise NatsServerError(f"cannot open the log {self.log_file}: {exc}") from exc
         self._ports_dir = Path(tempfile.mkdtemp(prefix="tandem-natsd-"))
         cmd += ["--ports_file_dir", str(self._ports_dir)]
-        self._log = self._open_log()
         try:
             self._proc = subprocess.Popen(  # noqa: S603 - our own binary, arguments as a list
                 cmd,

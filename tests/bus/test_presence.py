@@ -20,6 +20,13 @@ from libs.bus import (
     provision,
 )
 
+
+@pytest.fixture
+def bus(jetstream_bus: Bus) -> Bus:
+    """Every test here changes JetStream assets: give each a server of its own."""
+    return jetstream_bus
+
+
 STARTED = datetime.now(UTC)
 
 
