@@ -2,24 +2,60 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from libs.bus.cdr import CallEnded
 from libs.node import Node
 from libs.telemetry import configure_logging
-from services.sip_core.b2bua.application import SipApplication
+from services.sip_core.b2bua.calls import B2BUA
+from services.sip_core.b2bua.policy import CallPolicy, StaticRoutePolicy
+from services.sip_core.b2bua.refuse import NoRoutingPolicy
+from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
+from services.sip_core.sip import Peer, TransactionLayer
+from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
+
+
+def policy_for(settings: SipCoreSettings) -> CallPolicy:
+    if settings.sip.static_route:
+        host, port = settings.sip.static_route.rsplit(":", 1)
+        return StaticRoutePolicy(Peer("UDP", host, int(port)))
+    return NoRoutingPolicy()
 
 
 def main() -> None:
     settings = SipCoreSettings()
     configure_logging(service="sip_core", level=settings.log_level, json=settings.json_logs)
-    listeners = SipListeners(SipApplication(), settings.sip)
+    stack = SipStack(TransactionLayer(max_transactions=settings.sip.max_transactions))
+    listeners = SipListeners(stack.received, settings.sip)
+    stack.sender = listeners
+    calls: dict[str, B2BUA] = {}
 
     @asynccontextmanager
     async def workload(node: Node) -> AsyncIterator[None]:
+        cdrs = CdrSender(node.connector, CdrSpool(settings.spool_dir))
+        pending: set[asyncio.Task[None]] = set()
+
+        def send_cdr(cdr: CallEnded) -> None:
+            task = asyncio.get_running_loop().create_task(cdrs.send(cdr))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+
         await listeners.start()
+        host = settings.sip.advertised_address or settings.sip.host
+        calls["b2bua"] = B2BUA(
+            stack,
+            policy_for(settings),
+            local_host=host,
+            local_port=listeners.bound["udp"][1] if "udp" in listeners.bound else 5060,
+            node_id=settings.node_id,
+            zone=settings.zone,
+            cdr_sink=send_cdr,
+        )
+        cdrs.start()
 
         async def sip_bound() -> None:
             if not listeners.bound:
@@ -30,6 +66,14 @@ def main() -> None:
             yield
         finally:
             await listeners.stop()
+            stack.close()
+            if pending:
+                await asyncio.wait(pending, timeout=5)
+            await cdrs.stop()
+
+    def active() -> int:
+        b2bua = calls.get("b2bua")
+        return len(b2bua.calls) if b2bua else 0
 
     advertised = settings.sip.advertised_address or settings.sip.host
     Node(
@@ -37,7 +81,8 @@ def main() -> None:
         settings=settings,
         http=settings.http,
         workload=workload,
-        load=lambda: (0.0, {"active_calls": 0}),
+        load=lambda: (0.0, {"active_calls": active()}),
+        active=active,
         addresses=lambda: {
             **{name: f"{advertised}:{port}" for name, (_, port) in listeners.bound.items()},
             "http": f"{settings.http.host}:{settings.http.port}",

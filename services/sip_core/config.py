@@ -24,6 +24,11 @@ class SipSettings(BaseModel):
     tcp_idle_timeout: float = Field(600.0, gt=0)
     #: Concurrent TCP/TLS connections accepted (bounded: a flood cannot exhaust descriptors).
     max_connections: int = Field(10_000, ge=1)
+    #: ``host:port`` every call is sent to, numbers unchanged (a lab or benchmark set-up);
+    #: unset, calls are routed by the live configuration.
+    static_route: str | None = Field(None, pattern=r"^[^:\s]+:\d{1,5}$")
+    #: Live transactions allowed before new requests get 503 + Retry-After.
+    max_transactions: int = Field(100_000, ge=100)
 
 
 class SipCoreSettings(ServiceSettings):

@@ -1,44 +1,31 @@
-"""What every transport does with a parsed (or unparseable) message."""
+"""What every transport does with a message that failed to parse."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import structlog
+from prometheus_client import Counter
 
-from services.sip_core.b2bua.application import SIP_DROPPED, SipApplication
-from services.sip_core.sip import (
-    ParseError,
-    Request,
-    Response,
-    apply_received,
-    error_response,
-)
+from services.sip_core.sip import ParseError, Peer, Request, Response, error_response
 
 _log = structlog.get_logger(__name__)
 
-Reply = Callable[[Response], None]
+SIP_DROPPED = Counter(
+    "tandem_sip_dropped_total", "SIP messages dropped without reaching a transaction", ["reason"]
+)
 
-
-def dispatch(
-    app: SipApplication,
-    message: Request | Response,
-    source: tuple[str, int],
-    transport: str,
-    reply: Reply,
-) -> None:
-    """Hand ``message`` to the application and send its response through ``reply``."""
-    if isinstance(message, Request):
-        apply_received(message, source[0], source[1])
-        response = app.on_request(message, transport)
-        if response is not None:
-            reply(response)
-    else:
-        app.on_response(message, transport)
+#: Where parsed messages go (the stack's ``received``).
+MessageSink = Callable[[Request | Response, Peer], None]
+Reply = Callable[[Response], object]
 
 
 def rejected(err: ParseError, source: tuple[str, int], reply: Reply) -> None:
-    """Count and log a message that failed to parse, answering it where the RFC says so."""
+    """Count and log a message that failed to parse, answering it where the RFC says so.
+
+    The answer is stateless and goes to the packet's real source: a Via we could not trust
+    must not be able to aim our responses at a third party.
+    """
     SIP_DROPPED.labels("malformed").inc()
     _log.debug("malformed SIP message", source=source[0], port=source[1], error=str(err))
     response = error_response(err)

@@ -7,9 +7,9 @@ import ssl
 
 import structlog
 
-from services.sip_core.b2bua.application import SipApplication
 from services.sip_core.config import SipSettings
-from services.sip_core.sip import Limits
+from services.sip_core.sip import Limits, Peer
+from services.sip_core.transport.common import MessageSink
 from services.sip_core.transport.stream import StreamConnections
 from services.sip_core.transport.udp import UdpTransport
 
@@ -27,16 +27,20 @@ def tls_context(settings: SipSettings) -> ssl.SSLContext | None:
 
 
 class SipListeners:
-    """The UDP, TCP and TLS listeners of one sip_core node."""
+    """The UDP, TCP and TLS listeners of one sip_core node, and sending to peers through them.
 
-    def __init__(self, app: SipApplication, settings: SipSettings) -> None:
-        self.app = app
+    Parsed messages go to ``sink`` (the stack); :meth:`send` reaches a UDP address or a
+    connected TCP/TLS peer (connections we open ourselves towards carriers come later).
+    """
+
+    def __init__(self, sink: MessageSink, settings: SipSettings) -> None:
+        self.sink = sink
         self.settings = settings
         self.limits = Limits(max_message_size=settings.max_message_size)
         self.udp: UdpTransport | None = None
         self._udp_transport: asyncio.DatagramTransport | None = None
         self._servers: list[asyncio.Server] = []
-        self._streams: list[StreamConnections] = []
+        self._streams: dict[str, StreamConnections] = {}
         #: ``{"udp": (host, port), "tcp": …, "tls": …}`` as bound (ports resolved when 0).
         self.bound: dict[str, tuple[str, int]] = {}
 
@@ -45,7 +49,7 @@ class SipListeners:
         s = self.settings
         if s.udp_port:
             transport, protocol = await loop.create_datagram_endpoint(
-                lambda: UdpTransport(self.app, self.limits), local_addr=(s.host, s.udp_port)
+                lambda: UdpTransport(self.sink, self.limits), local_addr=(s.host, s.udp_port)
             )
             self._udp_transport, self.udp = transport, protocol
             self.bound["udp"] = transport.get_extra_info("sockname")[:2]
@@ -58,7 +62,7 @@ class SipListeners:
 
     async def _serve_stream(self, name: str, port: int, context: ssl.SSLContext | None) -> None:
         shared = StreamConnections(
-            self.app,
+            self.sink,
             self.limits,
             transport=name.upper(),
             idle_timeout=self.settings.tcp_idle_timeout,
@@ -68,15 +72,21 @@ class SipListeners:
             shared.protocol, self.settings.host, port, ssl=context, reuse_address=True
         )
         self._servers.append(server)
-        self._streams.append(shared)
+        self._streams[name.upper()] = shared
         self.bound[name] = server.sockets[0].getsockname()[:2]
+
+    def send(self, peer: Peer, data: bytes) -> bool:
+        if peer.transport == "UDP":
+            return self.udp is not None and self.udp.send(data, (peer.host, peer.port))
+        stream = self._streams.get(peer.transport)
+        return stream is not None and stream.send(peer, data)
 
     async def stop(self) -> None:
         if self._udp_transport is not None:
             self._udp_transport.close()
         for server in self._servers:
             server.close()
-        for shared in self._streams:
+        for shared in self._streams.values():
             shared.close_all()
         for server in self._servers:
             await server.wait_closed()

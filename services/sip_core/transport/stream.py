@@ -7,44 +7,50 @@ from typing import cast
 
 import structlog
 
-from services.sip_core.b2bua.application import SIP_DROPPED, SipApplication
 from services.sip_core.sip import (
     FramingError,
     Limits,
     MessageTooLarge,
     ParseError,
+    Peer,
     Response,
     StreamFramer,
 )
-from services.sip_core.transport.common import dispatch, rejected
+from services.sip_core.transport.common import SIP_DROPPED, MessageSink, rejected
 
 _log = structlog.get_logger(__name__)
 
 
 class StreamConnections:
-    """Shared state of one TCP or TLS listener: its connection count and limits."""
+    """One TCP or TLS listener's connections, by peer, with their limits."""
 
     def __init__(
         self,
-        app: SipApplication,
+        sink: MessageSink,
         limits: Limits,
         *,
         transport: str,
         idle_timeout: float,
         max_connections: int,
     ) -> None:
-        self.app = app
+        self.sink = sink
         self.limits = limits
         self.transport = transport
         self.idle_timeout = idle_timeout
         self.max_connections = max_connections
-        self.open: set[SipStreamProtocol] = set()
+        self.open: dict[Peer, SipStreamProtocol] = {}
 
     def protocol(self) -> SipStreamProtocol:
         return SipStreamProtocol(self)
 
+    def send(self, peer: Peer, data: bytes) -> bool:
+        connection = self.open.get(peer)
+        if connection is None:
+            return False
+        return connection.send(data)
+
     def close_all(self) -> None:
-        for connection in list(self.open):
+        for connection in list(self.open.values()):
             connection.close()
 
 
@@ -53,22 +59,23 @@ class SipStreamProtocol(asyncio.Protocol):
         self.shared = shared
         self.framer = StreamFramer(shared.limits)
         self.transport: asyncio.Transport | None = None
-        self.peer: tuple[str, int] = ("", 0)
+        self.peer = Peer(shared.transport, "", 0)
         self._idle: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
-        peer = transport.get_extra_info("peername") or ("", 0)
-        self.peer = (peer[0], peer[1])
+        address = transport.get_extra_info("peername") or ("", 0)
+        self.peer = Peer(self.shared.transport, address[0], address[1])
         if len(self.shared.open) >= self.shared.max_connections:
             SIP_DROPPED.labels("connection_limit").inc()
             self.transport.abort()
             return
-        self.shared.open.add(self)
+        self.shared.open[self.peer] = self
         self._arm_idle_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.shared.open.discard(self)
+        if self.shared.open.get(self.peer) is self:
+            del self.shared.open[self.peer]
         if self._idle is not None:
             self._idle.cancel()
 
@@ -78,36 +85,38 @@ class SipStreamProtocol(asyncio.Protocol):
             self._handle(data)
         except Exception:  # a bug must cost this connection, never the listener
             SIP_DROPPED.labels("error").inc()
-            _log.exception("error handling SIP stream data", source=self.peer[0])
+            _log.exception("error handling SIP stream data", source=self.peer.host)
             self.close()
 
     def _handle(self, data: bytes) -> None:
         self.framer.feed(data)
+        source = (self.peer.host, self.peer.port)
         while True:
             try:
                 message = self.framer.next_message()
             except (FramingError, MessageTooLarge) as err:
                 # Where the next message starts is unknowable: answer if we can, then hang up.
-                rejected(err, self.peer, self.send_response)
+                rejected(err, source, self._reply)
                 self.close()
                 return
             except ParseError as err:
-                rejected(err, self.peer, self.send_response)
+                rejected(err, source, self._reply)
                 continue
             pings = self.framer.take_pings()
             if pings:
                 self.send(b"\r\n" * pings)  # RFC 5626 §3.5.1 pong for each CRLFCRLF ping
             if message is None:
                 return
-            dispatch(self.shared.app, message, self.peer, self.shared.transport, self.send_response)
+            self.shared.sink(message, self.peer)
 
-    def send_response(self, response: Response) -> None:
-        # §18.2.2: over a reliable transport, answer on the connection the request came on.
+    def _reply(self, response: Response) -> None:
         self.send(bytes(response))
 
-    def send(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+    def send(self, data: bytes) -> bool:
+        if self.transport is None or self.transport.is_closing():
+            return False
+        self.transport.write(data)
+        return True
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():

@@ -1,0 +1,603 @@
+"""The back-to-back user agent: two independent legs per call, the topology hidden.
+
+RFC 3261 in the roles a B2BUA plays: a UAS towards the caller (leg A) and a UAC towards the
+carrier (leg B). Nothing of one leg's addressing crosses to the other: the B leg has its own
+Call-ID, tags, Via and Contact, and only numbers, the body (SDP) and chosen headers are carried
+over.
+
+Implemented: new INVITEs admitted by the :class:`CallPolicy`; targets tried in order with
+failover on the policy's codes, on no first reply and on ring timeout (the pending INVITE is
+CANCELled, §9.1); provisional responses (180/183 with SDP) relayed; 2xx ACKed on the B leg
+(§13.2.2.4) and relayed to A; CANCEL from the caller (§9.2: 487 to the INVITE, CANCEL to the
+carrier, and ACK+BYE if the carrier answers anyway); BYE from either side ends both legs;
+in-dialog requests (re-INVITE, UPDATE, INFO, OPTIONS…) relayed to the other leg and their
+responses back (a relayed re-INVITE's 2xx is ACKed by us on the answering leg); OPTIONS out of
+dialog answered; max duration enforced with BYEs to both legs; a timer-H/L timeout (our 2xx
+never ACKed) ends the call; one CDR per call with every attempt.
+
+Skipped here (later in the sip_core issue): authentication, limits and rewriting (the policy's
+job), media anchoring (rtp_relay), session timers and in-dialog OPTIONS pings towards dead
+peers, sending in-dialog B-leg requests to a Contact other than the gateway, PRACK (RFC 3262).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from enum import Enum
+
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+
+from libs.bus.cdr import CallAttempt, CallEnded, ReleasedBy, ReleaseReason
+from services.sip_core.b2bua.policy import Admission, CallPolicy, Refusal, Target
+from services.sip_core.sip import (
+    ClientInviteTransaction,
+    ClientTransaction,
+    Dialog,
+    DialogState,
+    DialogTable,
+    ParseError,
+    Peer,
+    Request,
+    Response,
+    ServerInviteTransaction,
+    ServerTransaction,
+    Transaction,
+    make_response,
+    new_branch,
+    new_tag,
+)
+from services.sip_core.stack import SipStack
+
+__all__ = ["B2BUA"]
+
+_log = structlog.get_logger(__name__)
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO"
+CALLS = Counter("tandem_calls_total", "Calls by outcome", ["outcome"])
+ACTIVE_CALLS = Gauge("tandem_active_calls", "Calls in progress")
+PDD = Histogram(
+    "tandem_pdd_seconds",
+    "Post-dial delay: from the carrier INVITE to its first ringing or final reply",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 8, 13),
+)
+
+CdrSink = Callable[[CallEnded], None]
+
+
+class Phase(Enum):
+    ROUTING = "routing"  # INVITE sent to a carrier, nothing back but 100
+    EARLY = "early"  # a provisional came back
+    ANSWERED = "answered"
+    ENDED = "ended"
+
+
+class Call:
+    __slots__ = (
+        "a_dialog",
+        "a_peer",
+        "a_request",
+        "a_tag",
+        "a_txn",
+        "admission",
+        "answered_at",
+        "attempt",
+        "attempts",
+        "b_call_id",
+        "b_dialog",
+        "b_request",
+        "b_started",
+        "b_txn",
+        "first_reply_at",
+        "id",
+        "phase",
+        "started_at",
+        "target",
+        "timer",
+    )
+
+    def __init__(self, request: Request, txn: ServerInviteTransaction, peer: Peer) -> None:
+        self.id = uuid.uuid4().hex
+        self.a_request = request
+        self.a_txn = txn
+        self.a_peer = peer
+        self.a_tag = new_tag()
+        self.a_dialog: Dialog | None = None
+        self.admission: Admission | None = None
+        self.b_call_id = secrets.token_hex(16)
+        self.b_request: Request | None = None
+        self.b_txn: ClientInviteTransaction | None = None
+        self.b_dialog: Dialog | None = None
+        self.target: Target | None = None
+        self.attempt = -1
+        self.attempts: list[CallAttempt] = []
+        self.phase = Phase.ROUTING
+        self.started_at = datetime.now(UTC)
+        self.b_started = 0.0
+        self.first_reply_at: float | None = None
+        self.answered_at: datetime | None = None
+        self.timer: asyncio.TimerHandle | None = None
+
+
+class B2BUA:
+    """The transaction user of sip_core: every call's logic."""
+
+    def __init__(
+        self,
+        stack: SipStack,
+        policy: CallPolicy,
+        *,
+        local_host: str,
+        local_port: int,
+        node_id: str,
+        zone: str,
+        cdr_sink: CdrSink,
+    ) -> None:
+        self.stack = stack
+        self.policy = policy
+        self.local_host = local_host
+        self.local_port = local_port
+        self.node_id = node_id
+        self.zone = zone
+        self.cdr_sink = cdr_sink
+        self.dialogs = DialogTable()
+        self._legs: dict[tuple[str, str, str], tuple[Call, str]] = {}
+        self.calls: set[Call] = set()
+        stack.tu = self
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @property
+    def contact(self) -> str:
+        return f"<sip:{self.local_host}:{self.local_port}>"
+
+    def _via(self, transport: str = "UDP") -> str:
+        return (
+            f"SIP/2.0/{transport} {self.local_host}:{self.local_port};branch={new_branch()};rport"
+        )
+
+    def _now(self) -> float:
+        return self.stack.now()
+
+    def _respond(self, txn: ServerTransaction, response: Response) -> None:
+        txn.respond(response, self._now())
+        self.stack.pump()
+
+    def _answer_a(
+        self,
+        call: Call,
+        status: int,
+        *,
+        body: bytes = b"",
+        ctype: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
+        extra = [("Contact", self.contact), *headers]
+        if 200 <= status < 300:
+            extra.append(("Allow", ALLOW))
+        if body and ctype:
+            extra.append(("Content-Type", ctype))
+        self._respond(
+            call.a_txn,
+            make_response(call.a_request, status, to_tag=call.a_tag, headers=extra, body=body),
+        )
+
+    def _remember(self, dialog: Dialog, call: Call, side: str) -> None:
+        self.dialogs.add(dialog)
+        self._legs[dialog.id] = (call, side)
+
+    def _leg_of(self, request: Request) -> tuple[Call, str, Dialog] | None:
+        dialog = self.dialogs.match_request(request)
+        if dialog is None:
+            return None
+        found = self._legs.get(dialog.id)
+        if found is None:
+            return None
+        return found[0], found[1], dialog
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def on_request(
+        self, request: Request, peer: Peer, transaction: ServerTransaction | None
+    ) -> None:
+        method = request.method
+        if method == "ACK":
+            return  # the ACK for our 2xx: the B leg was ACKed already when it answered
+        if transaction is None:
+            return
+        try:
+            max_forwards = request.max_forwards
+            in_dialog = request.to.tag is not None
+        except ParseError:
+            self._respond(transaction, make_response(request, 400, to_tag=new_tag()))
+            return
+        if max_forwards is not None and max_forwards <= 0:
+            self._respond(transaction, make_response(request, 483, to_tag=new_tag()))
+            return
+        if in_dialog:
+            self._in_dialog(request, transaction)
+        elif method == "INVITE":
+            assert isinstance(transaction, ServerInviteTransaction)
+            self._new_call(request, peer, transaction)
+        elif method == "OPTIONS":
+            headers = [("Allow", ALLOW), ("Accept", "application/sdp")]
+            self._respond(
+                transaction, make_response(request, 200, to_tag=new_tag(), headers=headers)
+            )
+        elif method in ("BYE", "UPDATE", "INFO"):
+            self._respond(transaction, make_response(request, 481, to_tag=new_tag()))
+        else:
+            self._respond(
+                transaction,
+                make_response(request, 405, to_tag=new_tag(), headers=[("Allow", ALLOW)]),
+            )
+
+    def _new_call(self, request: Request, peer: Peer, txn: ServerInviteTransaction) -> None:
+        call = Call(request, txn, peer)
+        txn.context = call
+        try:
+            decision = self.policy.admit(request, peer)
+        except Exception:  # a policy bug refuses this call, never more
+            _log.exception("call policy failed")
+            decision = Refusal(500, ReleaseReason.NO_ROUTE)
+        if isinstance(decision, Refusal):
+            self._answer_a(call, decision.status, headers=decision.headers)
+            self._finish(call, decision.reason, ReleasedBy.SWITCH, decision.status, admitted=False)
+            return
+        call.admission = decision
+        self.calls.add(call)
+        ACTIVE_CALLS.inc()
+        self._next_attempt(call)
+
+    def _next_attempt(self, call: Call) -> bool:
+        """Send the INVITE to the next target; ``False`` when none is left."""
+        admission = call.admission
+        assert admission is not None
+        call.attempt += 1
+        if call.attempt >= len(admission.targets):
+            return False
+        target = admission.targets[call.attempt]
+        a = call.a_request
+        max_forwards = (a.max_forwards or 70) - 1
+        headers = [
+            ("Via", self._via(target.peer.transport)),
+            ("Max-Forwards", str(max_forwards)),
+            ("From", f"<sip:{admission.caller}@{self.local_host}>;tag={new_tag()}"),
+            ("To", f"<{target.uri}>"),
+            ("Call-ID", f"{call.b_call_id}-{call.attempt}"),
+            ("CSeq", "1 INVITE"),
+            ("Contact", self.contact),
+            ("Allow", ALLOW),
+        ]
+        ctype = a.content_type
+        if a.body and ctype:
+            headers.append(("Content-Type", ctype))
+        request = Request("INVITE", target.uri, headers, a.body)
+        call.target = target
+        call.b_request = request
+        call.b_started = self._now()
+        call.first_reply_at = None
+        txn = self.stack.layer.send_request(request, target.peer, call.b_started)
+        assert isinstance(txn, ClientInviteTransaction)
+        txn.context = call
+        call.b_txn = txn
+        self._set_timer(call, target.first_reply_timeout, self._no_reply)
+        self.stack.pump()
+        return True
+
+    def _in_dialog(self, request: Request, txn: ServerTransaction) -> None:
+        found = self._leg_of(request)
+        if found is None:
+            self._respond(txn, make_response(request, 481))
+            return
+        call, side, dialog = found
+        rejection = dialog.receive_request(request)
+        if rejection is not None:
+            self._respond(txn, make_response(request, rejection))
+            return
+        if request.method == "BYE":
+            self._respond(txn, make_response(request, 200))
+            by = ReleasedBy.CALLER if side == "a" else ReleasedBy.CALLEE
+            self._bye_other(call, side)
+            self._finish(call, ReleaseReason.NORMAL, by, 200)
+            return
+        # Relay any other in-dialog request to the other leg, its answer back to this one.
+        other = call.b_dialog if side == "a" else call.a_dialog
+        if other is None or call.phase is not Phase.ANSWERED:
+            self._respond(txn, make_response(request, 491 if request.method == "INVITE" else 481))
+            return
+        ctype = request.content_type
+        relayed = other.create_request(
+            request.method,
+            self._via(),
+            body=request.body,
+            content_type=ctype if request.body else None,
+            headers=[("Contact", self.contact)] if request.method in ("INVITE", "UPDATE") else (),
+        )
+        client = self.stack.layer.send_request(
+            relayed, self._peer_of(call, side == "a"), self._now()
+        )
+        client.context = (call, txn, other)
+        self.stack.pump()
+
+    def _peer_of(self, call: Call, b_side: bool) -> Peer:
+        if b_side:
+            assert call.target is not None
+            return call.target.peer
+        return call.a_peer
+
+    # -- responses ---------------------------------------------------------------------------
+
+    def on_response(self, response: Response, transaction: ClientTransaction) -> None:
+        context = transaction.context
+        if isinstance(context, Call):
+            if transaction is context.b_txn:
+                self._b_invite_response(context, response)
+            return
+        if isinstance(context, tuple):  # a relayed in-dialog request
+            _call, server_txn, dialog = context
+            status = response.status_code
+            if status < 200 and status == 100:
+                return
+            if transaction.request.method == "INVITE" and 200 <= status < 300:
+                ack = dialog.create_ack(transaction.request.cseq.number, self._via())
+                self.stack.layer.send_ack(ack, transaction.peer, transaction)  # type: ignore[arg-type]
+            ctype = response.content_type
+            headers = [("Contact", self.contact)] if 200 <= status < 300 else []
+            if response.body and ctype:
+                headers.append(("Content-Type", ctype))
+            self._respond(
+                server_txn,
+                make_response(server_txn.request, status, headers=headers, body=response.body),
+            )
+
+    def _b_invite_response(self, call: Call, response: Response) -> None:
+        status = response.status_code
+        now = self._now()
+        target = call.target
+        assert target is not None
+        assert call.b_request is not None
+        if call.phase is Phase.ENDED:
+            if 200 <= status < 300:  # answered after the caller gave up: ACK, then BYE
+                dialog = Dialog.uac(call.b_request, response, local_contact=self.contact)
+                self._ack_b(call, dialog, response)
+                bye = dialog.create_request("BYE", self._via())
+                self.stack.layer.send_request(bye, target.peer, now)
+                self.stack.pump()
+            return
+        if status == 100:
+            if call.first_reply_at is None:
+                call.first_reply_at = now
+                self._set_timer(call, target.ring_timeout, self._ring_timeout)
+            return
+        if status < 200:
+            if call.phase is Phase.ROUTING:
+                PDD.observe(now - call.b_started)
+                call.phase = Phase.EARLY
+                self._set_timer(call, target.ring_timeout, self._ring_timeout)
+            call.first_reply_at = call.first_reply_at or now
+            self._answer_a(call, status, body=response.body, ctype=response.content_type)
+            return
+        self._record_attempt(call, response)
+        if status < 300:
+            self._cancel_timer(call)
+            dialog = Dialog.uac(call.b_request, response, local_contact=self.contact)
+            call.b_dialog = dialog
+            self._remember(dialog, call, "b")
+            self._ack_b(call, dialog, response)
+            self._answer_a(call, status, body=response.body, ctype=response.content_type)
+            a_dialog = Dialog.uas(call.a_request, call.a_tag, local_contact=self.contact)
+            a_dialog.confirm()
+            call.a_dialog = a_dialog
+            self._remember(a_dialog, call, "a")
+            call.phase = Phase.ANSWERED
+            call.answered_at = datetime.now(UTC)
+            if call.first_reply_at is None:
+                PDD.observe(now - call.b_started)
+            admission = call.admission
+            if admission is not None and admission.max_duration:
+                self._set_timer(call, admission.max_duration, self._max_duration)
+            return
+        self._failed_attempt(call, status, response.reason)
+
+    def _ack_b(self, call: Call, dialog: Dialog, response: Response) -> None:
+        assert call.b_request is not None
+        assert call.target is not None
+        ack = dialog.create_ack(call.b_request.cseq.number, self._via(call.target.peer.transport))
+        self.stack.layer.send_ack(ack, call.target.peer, call.b_txn)
+        self.stack.pump()
+
+    def _failed_attempt(self, call: Call, status: int | None, reason: str) -> None:
+        target = call.target
+        assert target is not None
+        self._cancel_timer(call)
+        failover = status is None or status in target.failover_codes
+        if failover and self._next_attempt(call):
+            return
+        final = status if status is not None else 408
+        release = ReleaseReason.TIMEOUT if status is None else ReleaseReason.REJECTED
+        self._answer_a(call, final if final >= 300 else 500)
+        self._finish(call, release, ReleasedBy.CALLEE if status else ReleasedBy.SWITCH, final)
+
+    def _record_attempt(self, call: Call, response: Response | None, reason: str = "") -> None:
+        target, started = call.target, call.b_started
+        assert target is not None
+        now = self._now()
+        ended = datetime.now(UTC)
+        call.attempts.append(
+            CallAttempt(
+                carrier_id=target.carrier_id or uuid.UUID(int=0),
+                gateway=f"{target.peer.host}:{target.peer.port}",
+                started_at=datetime.fromtimestamp(ended.timestamp() - (now - started), UTC),
+                pdd_ms=None
+                if call.first_reply_at is None
+                else int((call.first_reply_at - started) * 1000),
+                answered_at=ended if response is not None and response.status_code < 300 else None,
+                ended_at=ended,
+                sip_code=response.status_code if response is not None else None,
+                reason=response.reason if response is not None else reason,
+                number_sent=target.uri,
+            )
+        )
+
+    # -- timers ------------------------------------------------------------------------------
+
+    def _set_timer(self, call: Call, delay: float, fire: Callable[[Call], None]) -> None:
+        self._cancel_timer(call)
+        call.timer = self.stack.loop.call_later(delay, self._guarded, fire, call)
+
+    def _guarded(self, fire: Callable[[Call], None], call: Call) -> None:
+        call.timer = None
+        try:
+            fire(call)
+        except Exception:
+            _log.exception("call timer failed", call_id=call.id)
+
+    @staticmethod
+    def _cancel_timer(call: Call) -> None:
+        if call.timer is not None:
+            call.timer.cancel()
+            call.timer = None
+
+    def _no_reply(self, call: Call) -> None:
+        if call.phase is Phase.ROUTING and call.first_reply_at is None:
+            self._give_up_attempt(call, "no reply")
+
+    def _ring_timeout(self, call: Call) -> None:
+        if call.phase in (Phase.ROUTING, Phase.EARLY):
+            self._give_up_attempt(call, "ring timeout")
+
+    def _give_up_attempt(self, call: Call, reason: str) -> None:
+        if call.b_txn is not None:
+            self.stack.layer.cancel(call.b_txn, self._now())
+            self.stack.pump()
+        self._record_attempt(call, None, reason)
+        call.b_txn = None  # its late answers are stray now
+        self._failed_attempt(call, None, reason)
+
+    def _max_duration(self, call: Call) -> None:
+        if call.phase is Phase.ANSWERED:
+            self._bye_other(call, "a")
+            self._bye_other(call, "b")
+            self._finish(call, ReleaseReason.MAX_DURATION, ReleasedBy.SWITCH, 200)
+
+    # -- cancellation, timeouts, teardown -------------------------------------------------
+
+    def on_cancel(self, request: Request, transaction: ServerInviteTransaction) -> None:
+        call = transaction.context
+        if not isinstance(call, Call) or call.phase in (Phase.ANSWERED, Phase.ENDED):
+            return
+        self._cancel_timer(call)
+        if call.b_txn is not None:
+            self.stack.layer.cancel(call.b_txn, self._now())
+        self._answer_a(call, 487)
+        self._finish(call, ReleaseReason.CANCELLED, ReleasedBy.CALLER, 487)
+
+    def on_timeout(self, transaction: Transaction, timer: str) -> None:
+        context = transaction.context
+        if not isinstance(context, Call):
+            return
+        call = context
+        if timer == "B" and transaction is call.b_txn and call.phase is not Phase.ENDED:
+            self._record_attempt(call, None, "timeout")
+            self._failed_attempt(call, None, "timeout")
+        elif timer in ("H", "L") and call.phase is Phase.ANSWERED:
+            # Our 2xx to the caller was never ACKed: the caller is gone (§13.3.1.4).
+            self._bye_other(call, "a")
+            self._bye_other(call, "b")
+            self._finish(call, ReleaseReason.PEER_UNREACHABLE, ReleasedBy.SWITCH, 200)
+
+    def on_transport_failure(self, transaction: Transaction) -> None:
+        self.on_timeout(transaction, "B")
+
+    def hang_up(self, call: Call, reason: ReleaseReason) -> None:
+        """End ``call`` from the switch (operator action, RTP timeout, shutdown…)."""
+        if call.phase is Phase.ANSWERED:
+            self._bye_other(call, "a")
+            self._bye_other(call, "b")
+            self._finish(call, reason, ReleasedBy.SWITCH, 200)
+        elif call.phase is not Phase.ENDED:
+            if call.b_txn is not None:
+                self.stack.layer.cancel(call.b_txn, self._now())
+            self._answer_a(call, 503)
+            self._finish(call, reason, ReleasedBy.SWITCH, 503)
+
+    def _bye_other(self, call: Call, side: str) -> None:
+        """Send a BYE on the leg that is *not* ``side``."""
+        dialog = call.b_dialog if side == "a" else call.a_dialog
+        if dialog is None or dialog.state is DialogState.TERMINATED:
+            return
+        bye = dialog.create_request("BYE", self._via())
+        dialog.terminate()
+        self.stack.layer.send_request(bye, self._peer_of(call, side == "a"), self._now())
+        self.stack.pump()
+
+    def _finish(
+        self,
+        call: Call,
+        reason: ReleaseReason,
+        released_by: ReleasedBy,
+        status: int,
+        *,
+        admitted: bool = True,
+    ) -> None:
+        if call.phase is Phase.ENDED:
+            return
+        answered = call.phase is Phase.ANSWERED
+        call.phase = Phase.ENDED
+        self._cancel_timer(call)
+        for dialog in (call.a_dialog, call.b_dialog):
+            if dialog is not None:
+                self.dialogs.remove(dialog)
+                self._legs.pop(dialog.id, None)
+        if admitted and call in self.calls:
+            self.calls.discard(call)
+            ACTIVE_CALLS.dec()
+            if call.admission is not None:
+                try:
+                    self.policy.release(call.admission)
+                except Exception:
+                    _log.exception("call policy failed to release a call")
+        CALLS.labels("answered" if answered else reason.value).inc()
+        self._emit_cdr(call, reason, released_by, status)
+
+    def _emit_cdr(
+        self, call: Call, reason: ReleaseReason, released_by: ReleasedBy, status: int
+    ) -> None:
+        ended = datetime.now(UTC)
+        a = call.a_request
+        admission = call.admission
+        try:
+            caller = getattr(a.from_.uri, "user", None) or ""
+            callee = getattr(a.request_uri, "user", None) or ""
+        except ParseError:
+            caller = callee = ""
+        duration = int((ended - call.answered_at).total_seconds() * 1000) if call.answered_at else 0
+        cdr = CallEnded(
+            call_id=call.id,
+            sip_call_id=a.call_id,
+            node_id=self.node_id,
+            zone=self.zone,
+            source_address=f"{call.a_peer.host}:{call.a_peer.port}",
+            customer_id=admission.customer_id if admission else None,
+            caller_received=caller,
+            callee_received=callee,
+            caller_sent=admission.caller if admission else "",
+            callee_sent=admission.callee if admission else "",
+            started_at=call.started_at,
+            answered_at=call.answered_at,
+            ended_at=ended,
+            duration_ms=duration,
+            sip_code=status,
+            release_reason=reason,
+            released_by=released_by,
+            attempts=call.attempts,
+        )
+        try:
+            self.cdr_sink(cdr)
+        except Exception:
+            _log.exception("CDR sink failed", call_id=call.id)

@@ -1,0 +1,87 @@
+"""What the B2BUA asks before and after a call: may it proceed, and where does it go.
+
+The call logic (``calls.py``) knows SIP; a :class:`CallPolicy` knows the operator's rules:
+authentication, limits, number rewriting, balance and least-cost routing. It answers each new
+INVITE with an :class:`Admission` (the ordered targets to try) or a :class:`Refusal` (the SIP
+status to answer), and is told when an admitted call ends, so whatever it reserved (channels,
+CPS tokens) is released exactly once whatever way the call ends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from libs.bus.cdr import ReleaseReason
+from services.sip_core.sip import Peer, Request
+
+__all__ = ["Admission", "CallPolicy", "Refusal", "StaticRoutePolicy", "Target"]
+
+#: Final responses after which the next carrier is tried (when the policy names none).
+DEFAULT_FAILOVER_CODES = frozenset({408, 480, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One place to try the call: a carrier gateway."""
+
+    peer: Peer
+    #: The Request-URI of the outgoing INVITE.
+    uri: str
+    carrier_id: uuid.UUID | None = None
+    #: Seconds to wait for any reply to our INVITE before trying the next target.
+    first_reply_timeout: float = 5.0
+    #: Seconds to wait from the first reply for the answer.
+    ring_timeout: float = 120.0
+    failover_codes: frozenset[int] = DEFAULT_FAILOVER_CODES
+
+
+@dataclass(slots=True)
+class Admission:
+    targets: list[Target]
+    caller: str
+    callee: str
+    customer_id: uuid.UUID | None = None
+    #: Longest talk time in seconds (balance, route or customer cap); ``None``: no cap.
+    max_duration: float | None = None
+    #: Anything the policy keeps to release the call (limit counters…).
+    context: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    status: int
+    reason: ReleaseReason
+    #: Extra response headers (e.g. a ``Proxy-Authenticate`` challenge).
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class CallPolicy(Protocol):
+    def admit(self, request: Request, source: Peer) -> Admission | Refusal:
+        """Decide on a new INVITE from ``source``."""
+
+    def release(self, admission: Admission) -> None:
+        """An admitted call has ended (called exactly once per admission)."""
+
+
+class StaticRoutePolicy:
+    """Every call to one next hop, unchanged numbers: the embedded platform's default route
+    and the benchmark's baseline (the same set-up peerbench used for other B2BUAs)."""
+
+    def __init__(self, next_hop: Peer) -> None:
+        self.next_hop = next_hop
+
+    def admit(self, request: Request, source: Peer) -> Admission | Refusal:
+        uri = request.request_uri
+        callee = getattr(uri, "user", None) or ""
+        caller = getattr(request.from_.uri, "user", None) or ""
+        hop = self.next_hop
+        return Admission(
+            targets=[Target(hop, f"sip:{callee}@{hop.host}:{hop.port}")],
+            caller=caller,
+            callee=callee,
+        )
+
+    def release(self, admission: Admission) -> None:
+        return None
