@@ -21,7 +21,7 @@ fi
 if [ -z "${TANDEM_TEST_POSTGRES_URL:-}" ] && (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
     export TANDEM_TEST_POSTGRES_URL="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 fi
-echo "PostgreSQL tests: ${TANDEM_TEST_POSTGRES_URL:+on}${TANDEM_TEST_POSTGRES_URL:-off (no server at 127.0.0.1:5432)}"
+if [ -n "${TANDEM_TEST_POSTGRES_URL:-}" ]; then echo "PostgreSQL tests: on"; else echo "PostgreSQL tests: off (no server at 127.0.0.1:5432)"; fi
 
 venv="$root/.venv/bin"
 echo "== ruff";   "$venv/ruff" check . && "$venv/ruff" format --check .

@@ -49,7 +49,16 @@ from libs.bus.errors import (
     BusUnavailable,
     MessageDecodeError,
 )
-from libs.bus.messages import ALL_MESSAGES, BusMessage, NodeHeartbeat, NodeRole, decode
+from libs.bus.messages import (
+    ALL_MESSAGES,
+    BusMessage,
+    LoginAttempted,
+    LoginOutcome,
+    NodeHeartbeat,
+    NodeRole,
+    decode,
+    login_subject,
+)
 from libs.bus.presence import PRESENCE_INTERVAL, PresencePublisher, live_nodes, presence_key
 
 __all__ = [
@@ -72,6 +81,8 @@ __all__ = [
     "BusUnavailable",
     "Handler",
     "KeyValue",
+    "LoginAttempted",
+    "LoginOutcome",
     "MessageDecodeError",
     "Msg",
     "NodeHeartbeat",
@@ -82,6 +93,7 @@ __all__ = [
     "Subscription",
     "decode",
     "live_nodes",
+    "login_subject",
     "presence_key",
     "provision",
 ]

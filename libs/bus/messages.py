@@ -21,9 +21,12 @@ from libs.bus.errors import MessageDecodeError
 __all__ = [
     "ALL_MESSAGES",
     "BusMessage",
+    "LoginAttempted",
+    "LoginOutcome",
     "NodeHeartbeat",
     "NodeRole",
     "decode",
+    "login_subject",
 ]
 
 M = TypeVar("M", bound="BusMessage")
@@ -110,5 +113,51 @@ class NodeHeartbeat(BusMessage):
     )
 
 
-ALL_MESSAGES: tuple[type[BusMessage], ...] = (NodeHeartbeat,)
+LoginOutcome = Literal["succeeded", "failed", "throttled"]
+"""How a login attempt ended: ``throttled`` attempts were refused before the password was tried."""
+
+
+def login_subject(outcome: LoginOutcome) -> str:
+    """The subject a :class:`LoginAttempted` is published on: ``security.login.<outcome>``."""
+    return f"security.login.{outcome}"
+
+
+class LoginAttempted(BusMessage):
+    """Someone tried to log in to switch_api or customer_api (every attempt, whatever its end).
+
+    Published on ``security.login.<outcome>`` (the SECURITY stream) after the attempt's audit
+    entry is stored; the audit log stays the reference when NATS was unreachable.
+    """
+
+    event_id: Annotated[str, Field(min_length=1, description="Unique id; the JetStream msg id.")]
+    at: Annotated[AwareDatetime, Field(description="When the attempt was made.")]
+    service: Literal["switch_api", "customer_api"]
+    principal_kind: Literal["operator", "customer"]
+    account: Annotated[
+        str, Field(max_length=320, description="The (normalised) email the attempt named.")
+    ]
+    user_id: Annotated[
+        str | None, Field(description="The account's id, when the email names one.")
+    ] = None
+    source_address: Annotated[str, Field(description="The client's address (after proxies).")]
+    outcome: LoginOutcome
+    reason: Annotated[
+        str,
+        Field(
+            description="Why: ok, unknown_account, bad_password, bad_totp, totp_required, "
+            "bad_recovery_code, disabled, source_not_allowed, delayed, locked."
+        ),
+    ]
+    consecutive_failures: Annotated[
+        int, Field(ge=0, description="Failures of the account in a row, after this attempt.")
+    ] = 0
+    retry_after: Annotated[
+        int | None, Field(ge=0, description="Seconds until the next attempt is allowed.")
+    ] = None
+    correlation_id: str | None = None
+
+
+from libs.bus.media import MEDIA_MESSAGES  # noqa: E402 - builds on BusMessage above
+
+ALL_MESSAGES: tuple[type[BusMessage], ...] = (NodeHeartbeat, LoginAttempted, *MEDIA_MESSAGES)
 """Every message type on the bus; the contract test snapshots each one's JSON schema."""

@@ -32,6 +32,7 @@ __all__ = [
     "DatabaseSettings",
     "Environment",
     "HttpSettings",
+    "IdentitySettings",
     "NatsSettings",
     "ServiceSettings",
     "load_file_secrets",
@@ -85,6 +86,34 @@ class HttpSettings(BaseModel):
     tls_key_file: Path | None = None
     #: Addresses (CIDR) of reverse proxies whose X-Forwarded-* headers are believed.
     trusted_proxies: list[str] = []
+
+
+class IdentitySettings(BaseModel):
+    """Secrets and costs of the login-bearing APIs (switch_api, customer_api).
+
+    The three key rings are ``"id:base64,older-id:base64"`` specs (the first entry is current;
+    older ones stay readable for rotation), kept outside the database: set them with
+    ``TANDEM_IDENTITY__PEPPERS`` or, better, ``TANDEM_IDENTITY__PEPPERS_FILE=/run/secrets/…``.
+    ``tandem up`` generates them once into ``<data-dir>/secrets/``. ``openssl rand -base64 32``
+    makes a suitable secret.
+    """
+
+    #: Password peppers (HMAC keys applied before Argon2id); never stored in the database.
+    peppers: SecretStr = SecretStr("")
+    #: AES-256-GCM keys that encrypt TOTP secrets at rest (exactly 32 bytes each).
+    encryption_keys: SecretStr = SecretStr("")
+    #: HMAC-SHA256 keys that sign access tokens (shared by switch_api and customer_api).
+    signing_keys: SecretStr = SecretStr("")
+    #: Argon2id cost (RFC 9106 §4 second option by default); raise it, never lower it.
+    argon2_time_cost: int = Field(3, ge=1, le=64)
+    argon2_memory_kib: int = Field(64 * 1024, ge=8, le=4 * 1024 * 1024)
+    argon2_parallelism: int = Field(4, ge=1, le=64)
+    #: Lifetime of an access token (seconds): short, so a stolen one is soon useless.
+    access_token_ttl: int = Field(900, ge=60, le=3600)
+    #: Lifetime of a login session and its rotating refresh tokens (seconds).
+    refresh_token_ttl: int = Field(30 * 86400, ge=600, le=365 * 86400)
+    #: Issuer shown by authenticator apps next to the account name.
+    totp_issuer: str = Field("Tandem", min_length=1, max_length=64)
 
 
 def _declares(model: type[BaseModel], path: list[str]) -> bool:

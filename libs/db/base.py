@@ -10,7 +10,13 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from libs.db.types import UTCDateTime, utcnow
 
-__all__ = ["Base", "TimestampedMixin", "UUIDPrimaryKeyMixin"]
+__all__ = ["SECRET", "UNAUDITED", "Base", "TimestampedMixin", "UUIDPrimaryKeyMixin"]
+
+#: Column ``info`` of a secret (a hash, a ciphertext): the audit log says it changed, never what
+#: it holds.
+SECRET = {"secret": True}
+#: Column ``info`` of bookkeeping the audit log ignores (last use, counters, timestamps).
+UNAUDITED = {"audited": False}
 
 # Deterministic constraint names, so migrations can name what they alter or drop on both back
 # ends (SQLite's batch mode recreates tables and needs the names).
@@ -24,6 +30,9 @@ NAMING_CONVENTION = {
 
 
 class Base(DeclarativeBase):
+    """The declarative base. A model sets ``__audited__ = False`` to keep its writes out of the
+    audit log (the log itself, single-use codes)."""
+
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
@@ -32,7 +41,9 @@ class UUIDPrimaryKeyMixin:
 
 
 class TimestampedMixin:
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, nullable=False, info=UNAUDITED
+    )
     updated_at: Mapped[datetime] = mapped_column(
-        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=False, info=UNAUDITED
     )

@@ -174,6 +174,10 @@ class ConfigPublisher:
             report.deleted.append(key)
         return report
 
+    def require_bus(self) -> Bus:
+        """The connected bus; :class:`~libs.bus.BusError` while NATS is unreachable."""
+        return self._require_bus()
+
     def _bus(self) -> Bus | None:
         if self._connector is None or not self._connector.connected:
             return None

@@ -1,8 +1,10 @@
-"""The ``tandem`` command: run the embedded platform, migrate the database.
+"""The ``tandem`` command: run the embedded platform, migrate the database, bootstrap.
 
 ``tandem up`` is the zero-set-up deployment: a bundled nats-server with JetStream in the data
 folder, an SQLite database beside it, and the five services as supervised child processes.
 ``--database-url`` and ``--nats-url`` point it at a production PostgreSQL and NATS instead.
+``tandem admin create`` makes the first operator; ``tandem cert dev`` a development TLS
+certificate.
 """
 
 from __future__ import annotations
@@ -46,7 +48,13 @@ def _sqlite_url(data_dir: Path) -> str:
 
 
 def _child_specs(
-    *, host: str, ports: Ports, database_url: str, nats_url: str, data_dir: Path
+    *,
+    host: str,
+    ports: Ports,
+    database_url: str,
+    nats_url: str,
+    data_dir: Path,
+    identity_env: dict[str, str] | None = None,
 ) -> list[ChildSpec]:
     common = {
         "TANDEM_ENVIRONMENT": "development",
@@ -63,6 +71,9 @@ def _child_specs(
         "rtp_relay": ports.rtp_relay_http,
     }
     extra: dict[str, dict[str, str]] = {
+        # Only the login-bearing APIs get the identity secrets (as files, never values).
+        "switch_api": dict(identity_env or {}),
+        "customer_api": dict(identity_env or {}),
         "sip_core": {
             "TANDEM_SIP__HOST": host,
             "TANDEM_SIP__UDP_PORT": str(ports.sip),
@@ -187,10 +198,17 @@ def up(
         typer.echo("migrating the database …")
         upgrade(database_url)
         _provision(nats_url)
+        _publish_config(database_url, nats_url)
         specs = _child_specs(
-            host=host, ports=ports, database_url=database_url, nats_url=nats_url, data_dir=data_dir
+            host=host,
+            ports=ports,
+            database_url=database_url,
+            nats_url=nats_url,
+            data_dir=data_dir,
+            identity_env=_identity_env(data_dir),
         )
         _print_banner(host, ports, nats, database_url, data_dir)
+        _print_bootstrap_hint(database_url, data_dir)
         ok = asyncio.run(_supervise(specs, logs, ready_timeout))
     finally:
         if nats is not None:
@@ -222,6 +240,39 @@ async def _supervise(specs: list[ChildSpec], logs: Path, ready_timeout: float) -
         with contextlib.suppress(asyncio.CancelledError):
             await announcer
     return not supervisor.failed_to_start
+
+
+def _identity_env(data_dir: Path) -> dict[str, str]:
+    """The APIs' identity secrets: the operator's own (``TANDEM_IDENTITY__…`` variables, which
+    the children inherit) or, by default, development keys generated once in the data folder."""
+    from libs.platform.devsecrets import SECRET_NAMES, ensure_dev_secrets, secret_file_env
+
+    def configured(name: str) -> bool:
+        variable = f"TANDEM_IDENTITY__{name.upper()}"
+        return bool(os.environ.get(variable) or os.environ.get(f"{variable}_FILE"))
+
+    missing = [name for name in SECRET_NAMES if not configured(name)]
+    if not missing:
+        return {}
+    paths = ensure_dev_secrets(data_dir)
+    return secret_file_env({name: paths[name] for name in missing})
+
+
+def _print_bootstrap_hint(database_url: str, data_dir: Path) -> None:
+    """Say how to create the first operator while there is none."""
+    from libs.platform.admin import count_operators
+
+    if count_operators(database_url) == 0:
+        where = (
+            f" --data-dir {data_dir}"
+            if database_url == _sqlite_url(data_dir)
+            else " --database-url <the same URL>"
+        )
+        typer.echo(
+            "No operator exists yet. Create the first one (it prints a one-time password; the "
+            "first login then asks for a new password and TOTP enrolment):\n"
+            f"  tandem admin create --email you@example.com{where}"
+        )
 
 
 def _print_banner(
@@ -292,6 +343,122 @@ def provision(
     """Create or update the JetStream streams and buckets Tandem uses (idempotent)."""
     _provision(nats_url, replicas=replicas)
     typer.echo("JetStream assets provisioned")
+
+
+def _publish_config(database_url: str, nats_url: str) -> None:
+    """Reconcile the configuration bucket and blobs with the database (``config publish``)."""
+    from libs.bus import BusConnector
+    from libs.db import Database
+    from libs.liveconfig import ConfigPublisher
+    from libs.liveconfig.snapshot import reconcile_database
+
+    async def run() -> tuple[int, int, int]:
+        connector = BusConnector(nats_url, name="tandem-cli")
+        connector.start()
+        database = Database(database_url, pool_size=1)
+        try:
+            await connector.wait_connected(10)
+            report = await reconcile_database(database, ConfigPublisher(connector))
+            return len(report.written), len(report.deleted), report.unchanged
+        finally:
+            await connector.close()
+            await database.dispose()
+
+    written, deleted, unchanged = asyncio.run(run())
+    typer.echo(
+        f"configuration published: {written} written, {deleted} deleted, {unchanged} unchanged"
+    )
+
+
+config_app = typer.Typer(help="Live configuration in NATS.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("publish")
+def config_publish(
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Default: TANDEM_DATABASE__URL(_FILE), else the embedded SQLite."),
+    ] = None,
+    data_dir: Path = Path("data"),
+    nats_url: Annotated[
+        str, typer.Option(envvar="TANDEM_NATS_URL", help="The NATS server or cluster.")
+    ] = "nats://127.0.0.1:14222",
+) -> None:
+    """Bring NATS in line with the database: every configuration key and rate card blob."""
+    from libs.config import ServiceSettings
+
+    url = database_url
+    if url is None and any(k.startswith("TANDEM_DATABASE__URL") for k in os.environ):
+        url = ServiceSettings().database.url.get_secret_value()
+    _publish_config(url or _sqlite_url(data_dir), nats_url)
+
+
+admin_app = typer.Typer(help="Operators: create the first one.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="The operator's email (their login).")],
+    name: Annotated[str, typer.Option(help="A display name.")] = "",
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="Default: TANDEM_DATABASE__URL(_FILE), else the embedded SQLite."),
+    ] = None,
+    data_dir: Annotated[
+        Path, typer.Option(help="The embedded platform's data folder (database, dev secrets).")
+    ] = Path("data"),
+) -> None:
+    """Create an operator with the owner role and print a one-time password (once)."""
+    from libs.config import ServiceSettings
+    from libs.db.migrate import upgrade
+    from libs.errors import TandemError
+    from libs.platform.admin import create_first_operator, identity_settings_for
+
+    url = database_url
+    if url is None and any(k.startswith("TANDEM_DATABASE__URL") for k in os.environ):
+        url = ServiceSettings().database.url.get_secret_value()
+    url = url or _sqlite_url(data_dir)
+    upgrade(url)
+    try:
+        created = create_first_operator(url, email, identity_settings_for(data_dir), name=name)
+    except TandemError as exc:
+        typer.echo(f"tandem: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"operator {created.person.email} created (role owner, id {created.person.id})")
+    typer.echo(f"one-time password: {created.one_time_password}")
+    typer.echo(
+        "It is shown only now. Log in with it (POST /v1/auth/login): that session may only "
+        "change the password (POST /v1/auth/password) and enrol TOTP (POST /v1/auth/totp/enrol, "
+        "then /v1/auth/totp/confirm); then log in again with a TOTP code."
+    )
+
+
+cert_app = typer.Typer(help="TLS certificates.", no_args_is_help=True)
+app.add_typer(cert_app, name="cert")
+
+
+@cert_app.command("dev")
+def cert_dev(
+    out_dir: Annotated[Path, typer.Option(help="Where to write cert.pem and key.pem.")] = Path(
+        "data/tls"
+    ),
+    host: Annotated[
+        list[str] | None,
+        typer.Option(help="A host name or address the certificate is for (repeatable)."),
+    ] = None,
+    days: Annotated[int, typer.Option(min=1, max=825)] = 90,
+) -> None:
+    """Generate a self-signed certificate for development (not trusted by browsers)."""
+    from libs.platform.devcert import DEFAULT_HOSTS, generate_dev_certificate
+
+    cert, key = out_dir / "cert.pem", out_dir / "key.pem"
+    generate_dev_certificate(cert, key, hosts=host or list(DEFAULT_HOSTS), days=days)
+    typer.echo(f"certificate {cert}, private key {key} (mode 0600), valid {days} days")
+    typer.echo(
+        f"serve HTTPS with TANDEM_HTTP__TLS_CERT_FILE={cert} TANDEM_HTTP__TLS_KEY_FILE={key}"
+    )
 
 
 def main() -> None:

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from libs.web.health import health_router
 from libs.web.middleware import RequestContextMiddleware
 from libs.web.problems import install_problem_handlers
+from libs.web.security_headers import SecurityHeadersMiddleware
 
 __all__ = ["build_app"]
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+class _TandemApp(FastAPI):
+    """FastAPI with the security headers and proxy handling *outside* Starlette's error
+    middleware, so that even a 500 carries the headers and every handler sees the real client."""
+
+    trusted_proxies: Sequence[str] = ()
+
+    def build_middleware_stack(self) -> ASGIApp:
+        app: Any = SecurityHeadersMiddleware(super().build_middleware_stack())
+        if self.trusted_proxies:
+            # X-Forwarded-For/-Proto are believed only when the TCP peer is one of these.
+            app = ProxyHeadersMiddleware(app, trusted_hosts=list(self.trusted_proxies))
+        return app  # type: ignore[no-any-return]
 
 
 def build_app(
@@ -25,18 +42,24 @@ def build_app(
     routers: Iterable[APIRouter],
     lifespan: Lifespan | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
+    trusted_proxies: Sequence[str] = (),
 ) -> FastAPI:
-    """A FastAPI app with problem-details errors, correlation ids, metrics and health.
+    """A FastAPI app with problem-details errors, correlation ids, metrics, health and secure
+    headers.
 
     The ``lifespan`` registers ``/readyz``'s checks in ``app.state.readiness``.
+    ``trusted_proxies`` (addresses or CIDR networks) are the reverse proxies whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; from anyone else they are
+    ignored, so a client cannot pick the source address that allow lists and login throttles see.
     """
-    app = FastAPI(
+    app = _TandemApp(
         title=title,
         version=version,
         description=description,
         lifespan=lifespan,
         openapi_tags=openapi_tags,
     )
+    app.trusted_proxies = tuple(trusted_proxies)
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for router in routers:

@@ -14,7 +14,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from libs.errors import PROBLEM_BASE_URI, FieldError, TandemError
 from libs.telemetry import correlation_id
 
-__all__ = ["PROBLEM_RESPONSES", "Problem", "install_problem_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_RESPONSES",
+    "Problem",
+    "error_responses",
+    "install_problem_handlers",
+    "problem_response",
+]
 
 _log = structlog.get_logger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -44,6 +50,26 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     422: _problem_doc("Validation failed"),
     500: _problem_doc("Internal error (a bug: please report its correlation id)"),
 }
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request",
+    401: "Not authenticated (no, expired or invalid credentials)",
+    403: "Not permitted (a right is missing, or the source address is not allowed)",
+    404: "No such object",
+    409: "Conflicts with an existing object",
+    412: "The object changed since it was read",
+    429: "Too many requests (see Retry-After)",
+    503: "A dependency (NATS, the database) is unreachable; retry later",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The problem-details responses an endpoint documents, besides 422 and 500."""
+    responses = dict(PROBLEM_RESPONSES)
+    for code in statuses:
+        responses[code] = _problem_doc(_DESCRIPTIONS[code])
+    return responses
 
 
 def problem_response(

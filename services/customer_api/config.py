@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from libs.config import HttpSettings, ServiceSettings
+from typing import ClassVar
+
+from libs.config import HttpSettings, IdentitySettings, ServiceSettings
 
 
 class CustomerApiSettings(ServiceSettings):
+    required_secrets: ClassVar[tuple[str, ...]] = (
+        "identity.peppers",
+        "identity.encryption_keys",
+        "identity.signing_keys",
+    )
+
     http: HttpSettings = HttpSettings(port=8002)
+    identity: IdentitySettings = IdentitySettings()

@@ -43,4 +43,5 @@ def create_app(settings: LookupApiSettings | None = None) -> FastAPI:
         description="Number intelligence, rate and route lookups at high request rates.",
         routers=[],
         lifespan=lifespan,
+        trusted_proxies=settings.http.trusted_proxies,
     )

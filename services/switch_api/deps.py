@@ -1,26 +1,59 @@
-"""Dependencies shared by switch_api's endpoints (``Annotated`` aliases)."""
+"""Dependencies shared by switch_api's endpoints (``Annotated`` aliases).
+
+The unit of work, the identity context and the client address are the same for every API and
+live in :mod:`libs.web.deps`; the rights each route needs are declared with
+:func:`libs.web.auth.require`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from libs.db import Database, UnitOfWork
+from libs.identity import Principal
+from libs.identity.permissions import Access, Area
+from libs.web.auth import require
+from libs.web.deps import IdentityDep, SourceAddress, UnitOfWorkDep
+from services.switch_api.live import LiveConfig
+
+__all__ = [
+    "CarriersRead",
+    "CarriersWrite",
+    "CustomersRead",
+    "CustomersWrite",
+    "IdentityDep",
+    "LiveDep",
+    "RatesRead",
+    "RatesWrite",
+    "RoutingRead",
+    "RoutingWrite",
+    "SecurityRead",
+    "SecurityWrite",
+    "SourceAddress",
+    "UnitOfWorkDep",
+    "UsersRead",
+    "UsersWrite",
+]
+
+CarriersRead = Annotated[Principal, require(Area.CARRIERS, Access.READ)]
+CarriersWrite = Annotated[Principal, require(Area.CARRIERS, Access.WRITE)]
+CustomersRead = Annotated[Principal, require(Area.CUSTOMERS, Access.READ)]
+CustomersWrite = Annotated[Principal, require(Area.CUSTOMERS, Access.WRITE)]
+RatesRead = Annotated[Principal, require(Area.RATES, Access.READ)]
+RatesWrite = Annotated[Principal, require(Area.RATES, Access.WRITE)]
+RoutingRead = Annotated[Principal, require(Area.ROUTING, Access.READ)]
+RoutingWrite = Annotated[Principal, require(Area.ROUTING, Access.WRITE)]
+SecurityRead = Annotated[Principal, require(Area.SECURITY, Access.READ)]
+SecurityWrite = Annotated[Principal, require(Area.SECURITY, Access.WRITE)]
+UsersRead = Annotated[Principal, require(Area.USERS, Access.READ)]
+UsersWrite = Annotated[Principal, require(Area.USERS, Access.WRITE)]
 
 
-async def _unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
-    """One transaction per request, committed before the response is sent.
-
-    ``scope="function"`` (below) ends the dependency when the endpoint returns, so a failing
-    commit becomes the request's error response instead of a 2xx followed by a lost write.
-    """
-    database: Database = request.app.state.database
-    async with database.session() as session:
-        uow = UnitOfWork(session)
-        yield uow
-        await uow.commit()
+def _live(request: Request) -> LiveConfig:
+    live: LiveConfig = request.app.state.live
+    return live
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(_unit_of_work, scope="function")]
+#: Live configuration publishing (``services.switch_api.live``).
+LiveDep = Annotated[LiveConfig, Depends(_live)]

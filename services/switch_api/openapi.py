@@ -4,26 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from libs.web.problems import PROBLEM_RESPONSES, Problem
-
-_DESCRIPTIONS = {
-    400: "Malformed request",
-    401: "Not authenticated",
-    403: "Not permitted",
-    404: "No such object",
-    409: "Conflicts with an existing object",
-    412: "The object changed since it was read",
-    429: "Too many requests (see Retry-After)",
-}
+from libs.web.problems import error_responses
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The problem-details responses an endpoint documents, besides 422 and 500."""
-    responses = dict(PROBLEM_RESPONSES)
-    for code in statuses:
-        responses[code] = {
-            "model": Problem,
-            "description": _DESCRIPTIONS[code],
-            "content": {"application/problem+json": {}},
-        }
-    return responses
+    """The problem-details responses a protected endpoint documents (401 and 403 always)."""
+    return error_responses(401, 403, *statuses)

@@ -44,7 +44,19 @@ def test_upgrade_to_head_then_downgrade_to_base(backend: str, tmp_path: Path) ->
     with fresh_database(backend, tmp_path) as url:
         upgrade(url)
         tables, diff, head = _inspect(url)
-        assert {"customers", "zones"} <= tables
+        assert {"customers", "zones", "operators", "api_keys", "audit_events"} <= tables
+        assert {
+            "carriers",
+            "ip_auth_entries",
+            "sip_users",
+            "rewrite_rules",
+            "rate_cards",
+            "rate_card_revisions",
+            "rates",
+            "routes",
+            "firewall_rules",
+            "switch_settings",
+        } <= tables
         assert diff == [], f"models and migrations disagree: {diff}"
         assert head is not None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -13,14 +14,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pyotp
 import pytest
 
+from libs.bus import Bus, live_nodes
 from libs.platform.natsd import free_port
 
 pytestmark = pytest.mark.slow
 
 TANDEM = Path(sys.executable).with_name("tandem")
 SERVICES = ("switch_api", "customer_api", "lookup_api", "sip_core", "rtp_relay")
+# A cheap password hash keeps this test fast; the default cost is measured by the benchmark.
+CHEAP_ARGON2 = {
+    "TANDEM_IDENTITY__ARGON2_TIME_COST": "1",
+    "TANDEM_IDENTITY__ARGON2_MEMORY_KIB": "1024",
+    "TANDEM_IDENTITY__ARGON2_PARALLELISM": "1",
+}
 
 
 def _descendants(pid: int) -> set[int]:
@@ -48,6 +57,14 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+async def _presence(url: str) -> list[object]:
+    bus = await Bus.connect(url, name="platform-test")
+    try:
+        return list(await live_nodes(bus))
+    finally:
+        await bus.close()
+
+
 def _options(port: int) -> bytes:
     call_id = uuid.uuid4().hex
     return (
@@ -63,7 +80,9 @@ def _options(port: int) -> bytes:
 
 
 @pytest.fixture
-def platform(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, int], list[str]]]:
+def platform(
+    tmp_path: Path,
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, int], list[str], Path]]:
     ports = {
         "nats-port": free_port(),
         "nats-monitor-port": free_port(),
@@ -78,7 +97,7 @@ def platform(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, 
     args = [str(TANDEM), "up", "--data-dir", str(tmp_path / "data"), "--ready-timeout", "90"]
     for name, port in ports.items():
         args += [f"--{name}", str(port)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")} | CHEAP_ARGON2
     process = subprocess.Popen(
         args,
         stdout=subprocess.PIPE,
@@ -98,8 +117,13 @@ def platform(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, 
             lines.append(line)
             if "all services ready" in line:
                 break
-        assert any("all services ready" in line for line in lines), "".join(lines)
-        yield process, ports, lines
+        if not any("all services ready" in line for line in lines):
+            logs = "".join(
+                f"\n--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-15:])
+                for log in sorted((tmp_path / "data" / "logs").glob("*.log"))
+            )
+            pytest.fail("tandem up did not get ready:\n" + "".join(lines) + logs)
+        yield process, ports, lines, tmp_path / "data"
     finally:
         if process.poll() is None:
             descendants = _descendants(process.pid)
@@ -112,13 +136,52 @@ def platform(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], dict[str, 
             process.stdout.close()
 
 
+def _bootstrap_operator(client: httpx.Client, base: str, data_dir: Path) -> dict[str, str]:
+    """`tandem admin create`, then the forced set-up: new password, TOTP; a full session."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TANDEM_")} | CHEAP_ARGON2
+    created = subprocess.run(
+        [str(TANDEM), "admin", "create", "--email", "noc@example.com", "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    one_time = created.stdout.split("one-time password: ", 1)[1].split()[0]
+    login = {"email": "noc@example.com", "password": one_time}
+    first = client.post(f"{base}/v1/auth/login", json=login).json()
+    assert first["restrictions"] == ["password_change", "totp_enrolment"]
+    limited = {"Authorization": f"Bearer {first['access_token']}"}
+    new_password = "embedded platform passphrase"
+    changed = client.post(
+        f"{base}/v1/auth/password",
+        json={"current_password": one_time, "new_password": new_password},
+        headers=limited,
+    )
+    assert changed.status_code == 204, changed.text
+    secret = client.post(f"{base}/v1/auth/totp/enrol", headers=limited).json()["secret"]
+    totp = pyotp.TOTP(secret)
+    confirmed = client.post(
+        f"{base}/v1/auth/totp/confirm", json={"code": totp.now()}, headers=limited
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    # The next step's code: the one just used can never be accepted again.
+    login = {"email": "noc@example.com", "password": new_password}
+    full = client.post(
+        f"{base}/v1/auth/login", json={**login, "totp_code": totp.at(time.time() + 30)}
+    )
+    assert full.status_code == 200, full.text
+    return {"Authorization": f"Bearer {full.json()['access_token']}"}
+
+
 def test_tandem_up_runs_every_service_and_stops_cleanly(
-    platform: tuple[subprocess.Popen[str], dict[str, int], list[str]],
+    platform: tuple[subprocess.Popen[str], dict[str, int], list[str], Path],
 ) -> None:
-    process, ports, lines = platform
+    process, ports, lines, data_dir = platform
     banner = "".join(lines)
     for service in SERVICES:
         assert service in banner
+    assert "tandem admin create --email" in banner  # no operator yet: the bootstrap hint
 
     http_ports = {
         "switch_api": ports["switch-api-port"],
@@ -135,9 +198,14 @@ def test_tandem_up_runs_every_service_and_stops_cleanly(
             assert metrics.status_code == 200, service
 
         base = f"http://127.0.0.1:{ports['switch-api-port']}"
-        created = client.post(f"{base}/v1/customers", json={"name": "Embedded", "currency": "USD"})
+        anonymous = client.post(f"{base}/v1/customers", json={"name": "X", "currency": "USD"})
+        assert anonymous.status_code == 401
+        headers = _bootstrap_operator(client, base, data_dir)
+        created = client.post(
+            f"{base}/v1/customers", json={"name": "Embedded", "currency": "USD"}, headers=headers
+        )
         assert created.status_code == 201, created.text
-        read = client.get(base + created.headers["location"])
+        read = client.get(base + created.headers["location"], headers=headers)
         assert read.json()["name"] == "Embedded"
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -149,6 +217,12 @@ def test_tandem_up_runs_every_service_and_stops_cleanly(
         sock.sendto(request, ("127.0.0.1", ports["sip-port"]))
         answer, _ = sock.recvfrom(65535)
     assert answer.startswith(b"SIP/2.0 200 "), answer
+
+    nodes = asyncio.run(_presence(f"nats://127.0.0.1:{ports['nats-port']}"))
+    assert {(node.role, node.zone) for node in nodes} >= {
+        ("sip_core", "default"),
+        ("rtp_relay", "default"),
+    }
 
     processes = _descendants(process.pid)
     assert len(processes) >= len(SERVICES) + 1  # the services and nats-server

@@ -4,17 +4,21 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
-from libs.db import Database
-from services.switch_api.app import create_app
-from services.switch_api.config import SwitchApiSettings
+from tests.apps import _apps, clock, identity_config, shared_clock, switch_app
+from tests.identity.factories import FakeClock, bearer, login, make_operator
+
+__all__ = ["_apps", "api", "clock", "identity_config", "shared_clock", "switch_app"]
 
 
 @pytest.fixture
-async def api(database: Database, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    """switch_api over ASGI on the test database (its lifespan runs as in production)."""
-    app = create_app(SwitchApiSettings(environment="test", database={"url": database_url}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://switch") as client:
-            yield client
+async def api(switch_app: FastAPI, clock: FakeClock) -> AsyncIterator[httpx.AsyncClient]:
+    """switch_api over ASGI on the test database (its lifespan runs as in production),
+    logged in as an operator with the built-in ``owner`` role."""
+    transport = httpx.ASGITransport(app=switch_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://switch") as client:
+        owner = await make_operator(switch_app)
+        tokens = await login(client, owner, clock)
+        client.headers.update(bearer(tokens["access_token"]))
+        yield client

@@ -5,10 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Enum, Index, Integer, String
+from sqlalchemy import JSON, CheckConstraint, Enum, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from libs.db.base import Base, TimestampedMixin, UUIDPrimaryKeyMixin
+from libs.db.base import UNAUDITED, Base, TimestampedMixin, UUIDPrimaryKeyMixin
 from libs.db.types import Money
 
 
@@ -50,7 +50,14 @@ class Customer(UUIDPrimaryKeyMixin, TimestampedMixin, Base):
     channel_limit: Mapped[int] = mapped_column(Integer, default=0)
     #: New calls per second allowed ("flow speed"); 0 means no limit at this level.
     cps_limit: Mapped[int] = mapped_column(Integer, default=0)
+    #: Spend allowed per UTC day before calls are refused; 0 means no limit.
+    daily_spend_limit: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    #: Longest call allowed, in seconds; 0 means no limit at this level.
+    max_call_duration: Mapped[int] = mapped_column(Integer, default=0)
+    #: CIDR networks the account's traffic may come from; empty means anywhere.
+    source_ranges: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[str] = mapped_column(Text, default="")
     #: Bumped on every update: optimistic concurrency (ETag / If-Match) and config versions.
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    version: Mapped[int] = mapped_column(Integer, default=1, info=UNAUDITED)
 
     __mapper_args__ = {"version_id_col": version}

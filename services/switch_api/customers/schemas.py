@@ -15,6 +15,18 @@ Currency = Annotated[
 ]
 Limit = Annotated[int, Field(ge=0, le=1_000_000, description="0 means no limit at this level.")]
 Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Acme Telecom"])]
+Seconds = Annotated[
+    int, Field(ge=0, le=7 * 86400, description="Seconds; 0 means no limit at this level.")
+]
+SourceRanges = Annotated[
+    list[str],
+    Field(
+        max_length=1000,
+        description="IPs/CIDRs the account's calls may come from; empty means anywhere.",
+        examples=[["203.0.113.0/24"]],
+    ),
+]
+Notes = Annotated[str, Field(max_length=10_000, examples=["Billing contact: noc@acme.example"])]
 
 
 class CustomerCreate(BaseModel):
@@ -26,6 +38,10 @@ class CustomerCreate(BaseModel):
     debit_limit: NonNegativeAmount = Decimal(0)
     channel_limit: Limit = 0
     cps_limit: Limit = 0
+    daily_spend_limit: NonNegativeAmount = Decimal(0)
+    max_call_duration: Seconds = 0
+    source_ranges: SourceRanges = []
+    notes: Notes = ""
 
 
 class CustomerUpdate(BaseModel):
@@ -39,6 +55,10 @@ class CustomerUpdate(BaseModel):
     debit_limit: NonNegativeAmount | None = None
     channel_limit: Limit | None = None
     cps_limit: Limit | None = None
+    daily_spend_limit: NonNegativeAmount | None = None
+    max_call_duration: Seconds | None = None
+    source_ranges: SourceRanges | None = None
+    notes: Notes | None = None
 
 
 class Customer(BaseModel):
@@ -52,6 +72,10 @@ class Customer(BaseModel):
     debit_limit: Amount
     channel_limit: int
     cps_limit: int
+    daily_spend_limit: Amount
+    max_call_duration: int
+    source_ranges: list[str]
+    notes: str
     version: int = Field(description="Increases with every change.")
     created_at: datetime
     updated_at: datetime

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from libs.web.pagination import Page, PageParams
-from services.switch_api.deps import UnitOfWorkDep
+from services.switch_api.deps import LiveDep, RoutingRead, RoutingWrite, UnitOfWorkDep
 from services.switch_api.openapi import errors
 from services.switch_api.zones.schemas import Zone, ZoneCreate, ZoneUpdate
 from services.switch_api.zones.service import ZoneService
@@ -18,6 +18,7 @@ ZoneId = Annotated[uuid.UUID, "zone id"]
 
 @router.get("", operation_id="zones_list", responses=errors(400))
 async def list_zones(
+    _: RoutingRead,
     uow: UnitOfWorkDep,
     page: PageParams,
     sort: Annotated[str, Query(description="`name` or `created_at`; `-` reverses.")] = "name",
@@ -35,7 +36,9 @@ async def list_zones(
 @router.post(
     "", operation_id="zones_create", status_code=status.HTTP_201_CREATED, responses=errors(409)
 )
-async def create_zone(uow: UnitOfWorkDep, data: ZoneCreate, response: Response) -> Zone:
+async def create_zone(
+    _: RoutingWrite, uow: UnitOfWorkDep, data: ZoneCreate, response: Response
+) -> Zone:
     """Create a zone."""
     zone = await ZoneService(uow).create(data)
     response.headers["Location"] = f"/v1/zones/{zone.id}"
@@ -43,15 +46,17 @@ async def create_zone(uow: UnitOfWorkDep, data: ZoneCreate, response: Response) 
 
 
 @router.get("/{zone_id}", operation_id="zones_get", responses=errors(404))
-async def get_zone(uow: UnitOfWorkDep, zone_id: uuid.UUID) -> Zone:
+async def get_zone(_: RoutingRead, uow: UnitOfWorkDep, zone_id: uuid.UUID) -> Zone:
     """Get a zone."""
     return Zone.model_validate(await ZoneService(uow).get(zone_id))
 
 
 @router.patch("/{zone_id}", operation_id="zones_update", responses=errors(404, 409))
-async def update_zone(uow: UnitOfWorkDep, zone_id: uuid.UUID, data: ZoneUpdate) -> Zone:
+async def update_zone(
+    _: RoutingWrite, uow: UnitOfWorkDep, live: LiveDep, zone_id: uuid.UUID, data: ZoneUpdate
+) -> Zone:
     """Change a zone's name or description."""
-    return Zone.model_validate(await ZoneService(uow).update(zone_id, data))
+    return Zone.model_validate(await ZoneService(uow, live).update(zone_id, data))
 
 
 @router.delete(
@@ -60,6 +65,8 @@ async def update_zone(uow: UnitOfWorkDep, zone_id: uuid.UUID, data: ZoneUpdate) 
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(404),
 )
-async def delete_zone(uow: UnitOfWorkDep, zone_id: uuid.UUID) -> None:
-    """Delete a zone."""
-    await ZoneService(uow).delete(zone_id)
+async def delete_zone(
+    _: RoutingWrite, uow: UnitOfWorkDep, live: LiveDep, zone_id: uuid.UUID
+) -> None:
+    """Delete a zone (routes and IP auth entries in it lose their media zone)."""
+    await ZoneService(uow, live).delete(zone_id)

@@ -1,19 +1,26 @@
 from __future__ import annotations
 
+import builtins
 import uuid
 
 from libs.db import DuplicateKey, KeysetPage, UnitOfWork
-from libs.db.models import Zone
+from libs.db.models import IpAuthEntry, Route, Zone
 from libs.errors import Conflict, NotFound
+from libs.liveconfig import ConfigObject
+from libs.liveconfig.snapshot import ipauth_config, route_config
 from services.switch_api.common import list_page
+from services.switch_api.dependents import Dependents
+from services.switch_api.live import LiveConfig
 from services.switch_api.zones.repository import ZoneRepository
 from services.switch_api.zones.schemas import ZoneCreate, ZoneUpdate
 
 
 class ZoneService:
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, live: LiveConfig | None = None) -> None:
         self.uow = uow
+        self.live = live
         self.zones = ZoneRepository(uow.session)
+        self.dependents = Dependents(uow.session)
 
     async def list(
         self, *, name_prefix: str | None, sort: str, cursor: str | None, limit: int
@@ -43,7 +50,35 @@ class ZoneService:
             await self.zones.flush()
         except DuplicateKey:
             raise Conflict(f"A zone named {data.name!r} already exists") from None
+        await self._republish_users(zone_id)
         return zone
 
     async def delete(self, zone_id: uuid.UUID) -> None:
+        routes = await self.dependents.routes_in_zone(zone_id)
+        entries = await self.dependents.entries_in_zone(zone_id)
         await self.zones.delete(await self.get(zone_id))
+        if self.live is None:
+            return
+        # The database set their media zone to NULL: publish them without it.
+        for row in (*routes, *entries):
+            await self.uow.session.refresh(row)
+        await self._publish(routes, entries)
+
+    async def _republish_users(self, zone_id: uuid.UUID) -> None:
+        """Routes and IP auth entries carry their media zone's name: a rename reaches them."""
+        if self.live is None:
+            return
+        await self._publish(
+            await self.dependents.routes_in_zone(zone_id),
+            await self.dependents.entries_in_zone(zone_id),
+        )
+
+    async def _publish(
+        self, routes: builtins.list[Route], entries: builtins.list[IpAuthEntry]
+    ) -> None:
+        assert self.live is not None
+        zones = await self.dependents.zones()
+        objects: list[ConfigObject] = [route_config(r, zones) for r in routes]
+        objects += [ipauth_config(e, zones) for e in entries]
+        if objects:
+            self.live.put(self.uow, *objects)

@@ -1,0 +1,1 @@
+"""The audit log: every write through the APIs and every login attempt, searchable."""

@@ -1,0 +1,1 @@
+"""Carriers: where calls terminate — buy card, limits, timeouts, failover codes, gateways."""

@@ -1,0 +1,1 @@
+"""IP authentication: the switches of customers and carriers, known by their addresses."""

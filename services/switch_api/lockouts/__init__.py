@@ -1,0 +1,1 @@
+"""Login throttles: accounts and source addresses delayed or locked after failed logins."""

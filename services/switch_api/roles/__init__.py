@@ -1,0 +1,1 @@
+"""Roles: read/write rights per API area; built-in (owner, admin, read-only) and custom."""

@@ -1,0 +1,1 @@
+"""Routes: a customer's ingress routing — which calls, sold on which card, to which carriers."""
