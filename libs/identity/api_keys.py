@@ -13,12 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from libs.db import KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import ApiKey
 from libs.errors import NotFound, PermissionDenied
 from libs.identity.accounts import validate_allowed_sources
 from libs.identity.auth import API_KEY_PREFIX
 from libs.identity.context import IdentityContext
-from libs.identity.listing import list_page
 from libs.identity.permissions import Access, Area, full, is_subset, to_json
 from libs.identity.principal import Principal
 from libs.identity.repositories import ApiKeyRepository

@@ -4,9 +4,9 @@ import uuid
 from datetime import datetime
 
 from libs.db import KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import AuditEvent
 from libs.errors import BadRequest
-from libs.identity.listing import list_page
 from services.switch_api.audit.repository import AuditEventRepository
 
 

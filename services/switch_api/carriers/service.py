@@ -4,11 +4,11 @@ import uuid
 from typing import Any
 
 from libs.db import DuplicateKey, KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import Carrier, CarrierStatus, RateCardDirection
 from libs.errors import Conflict, NotFound
 from services.switch_api.carriers.repository import CarrierRepository
 from services.switch_api.carriers.schemas import CarrierCreate, CarrierUpdate
-from services.switch_api.common import list_page
 from services.switch_api.dependents import Dependents
 from services.switch_api.live import LiveConfig
 from services.switch_api.rules import apply_changes, changes_of, invalid

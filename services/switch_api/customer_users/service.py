@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 
 from libs.db import KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import Customer, CustomerUser
 from libs.errors import NotFound, ValidationFailed
 from libs.identity import IdentityContext, NewPerson, create_customer_user
 from libs.identity.accounts import validate_allowed_sources
-from libs.identity.listing import list_page
 from libs.identity.people import account_throttle_key
 from libs.identity.repositories import CustomerUserRepository, ThrottleRepository
 from libs.security import PrincipalKind

@@ -3,10 +3,10 @@ from __future__ import annotations
 import uuid
 
 from libs.db import DuplicateKey, KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import Customer, CustomerStatus
 from libs.errors import Conflict, NotFound
 from libs.liveconfig.snapshot import customer_config
-from services.switch_api.common import list_page
 from services.switch_api.customers.repository import CustomerRepository
 from services.switch_api.customers.schemas import CustomerCreate, CustomerUpdate
 from services.switch_api.dependents import Dependents

@@ -4,10 +4,10 @@ import uuid
 from datetime import datetime
 
 from libs.db import DuplicateKey, KeysetPage, UnitOfWork, utcnow
+from libs.db.listing import list_page
 from libs.db.models import FirewallAction, FirewallRule, FirewallSource
 from libs.errors import Conflict, NotFound
 from libs.liveconfig.snapshot import firewall_config
-from services.switch_api.common import list_page
 from services.switch_api.firewall.repository import FirewallRepository
 from services.switch_api.firewall.schemas import FirewallRuleCreate, FirewallRuleUpdate
 from services.switch_api.live import LiveConfig

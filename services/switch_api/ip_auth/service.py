@@ -14,11 +14,11 @@ import ipaddress
 import uuid
 
 from libs.db import KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import Carrier, Customer, Direction, IpAuthEntry
 from libs.errors import Conflict, NotFound
 from libs.liveconfig.snapshot import ipauth_config
 from libs.security import KeyRing
-from services.switch_api.common import list_page
 from services.switch_api.dependents import Dependents
 from services.switch_api.ip_auth.repository import IpAuthRepository
 from services.switch_api.ip_auth.schemas import IpAuthEntryCreate, IpAuthEntryUpdate

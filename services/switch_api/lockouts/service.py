@@ -3,9 +3,9 @@ from __future__ import annotations
 import uuid
 
 from libs.db import KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import LoginThrottle
 from libs.errors import NotFound
-from libs.identity.listing import list_page
 from libs.identity.repositories import ThrottleRepository
 
 

@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 
 from libs.db import KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import Operator, OperatorRole
 from libs.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from libs.identity import IdentityContext, NewPerson, Principal, create_operator
 from libs.identity.accounts import validate_allowed_sources
-from libs.identity.listing import list_page
 from libs.identity.people import account_throttle_key
 from libs.identity.permissions import is_subset, parse_permissions
 from libs.identity.repositories import OperatorRepository, RoleRepository, ThrottleRepository

@@ -25,10 +25,10 @@ from typing import IO, Any
 import structlog
 
 from libs.db import Database, DuplicateKey, KeysetPage, UnitOfWork, utcnow
+from libs.db.listing import list_page
 from libs.db.models import Rate, RateCard, RateCardDirection, RateCardRevision
 from libs.errors import BadRequest, Conflict, FieldError, NotFound, ValidationFailed
 from libs.identity import audit
-from services.switch_api.common import list_page
 from services.switch_api.dependents import Dependents
 from services.switch_api.live import LiveConfig
 from services.switch_api.rate_cards.importer import (

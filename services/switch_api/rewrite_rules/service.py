@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 
 from libs.db import KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import IpAuthEntry, MatchKind, RewriteRule, RewriteTarget, SipUser
 from libs.errors import NotFound
 from libs.liveconfig.snapshot import rewrite_config
@@ -22,7 +23,6 @@ from libs.routing import (
     apply_rewrites,
 )
 from libs.routing import RewriteTarget as RoutingTarget
-from services.switch_api.common import list_page
 from services.switch_api.live import LiveConfig
 from services.switch_api.rewrite_rules.repository import RewriteRuleRepository
 from services.switch_api.rewrite_rules.schemas import (

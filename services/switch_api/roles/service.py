@@ -4,10 +4,10 @@ import uuid
 from collections.abc import Mapping
 
 from libs.db import DuplicateKey, KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import OperatorRole
 from libs.errors import Conflict, NotFound, PermissionDenied
 from libs.identity import Principal
-from libs.identity.listing import list_page
 from libs.identity.permissions import Access, Area, full, is_subset, parse_permissions, to_json
 from libs.identity.repositories import RoleRepository
 from services.switch_api.operators.service import ensure_role_unused

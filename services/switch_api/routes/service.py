@@ -4,11 +4,11 @@ import uuid
 from typing import Any
 
 from libs.db import KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import MatchKind, RateCardDirection, Route
 from libs.errors import NotFound
 from libs.liveconfig.snapshot import route_config
 from libs.routing import InvalidPattern, Regex
-from services.switch_api.common import list_page
 from services.switch_api.dependents import Dependents
 from services.switch_api.live import LiveConfig
 from services.switch_api.routes.repository import RouteRepository

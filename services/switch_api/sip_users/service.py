@@ -15,11 +15,11 @@ from __future__ import annotations
 import uuid
 
 from libs.db import DuplicateKey, KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import SipUser
 from libs.errors import Conflict, FieldError, NotFound, ValidationFailed
 from libs.liveconfig.snapshot import sipuser_config
 from libs.security import PasswordPolicy, SecretOrigin, digest, generate_secret
-from services.switch_api.common import list_page
 from services.switch_api.dependents import Dependents
 from services.switch_api.live import LiveConfig
 from services.switch_api.rules import apply_changes, changes_of, invalid, normalise_networks

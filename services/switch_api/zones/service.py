@@ -4,11 +4,11 @@ import builtins
 import uuid
 
 from libs.db import DuplicateKey, KeysetPage, UnitOfWork
+from libs.db.listing import list_page
 from libs.db.models import IpAuthEntry, Route, Zone
 from libs.errors import Conflict, NotFound
 from libs.liveconfig import ConfigObject
 from libs.liveconfig.snapshot import ipauth_config, route_config
-from services.switch_api.common import list_page
 from services.switch_api.dependents import Dependents
 from services.switch_api.live import LiveConfig
 from services.switch_api.zones.repository import ZoneRepository
