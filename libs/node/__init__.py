@@ -14,7 +14,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, FastAPI, Request
@@ -24,11 +24,14 @@ from libs.config import NatsSettings, ServiceSettings
 from libs.errors import PermissionDenied
 from libs.web import ReadinessCheck, build_app, http_server, run_until_signalled
 
-__all__ = ["Node", "bus_connector"]
+__all__ = ["EventLoop", "Node", "bus_connector"]
 
 _log = structlog.get_logger(__name__)
 
 VERSION = "0.1.0"
+
+#: The event loop a node runs on: uvloop (libuv) or the standard library's.
+EventLoop = Literal["uvloop", "asyncio"]
 
 
 def bus_connector(nats: NatsSettings, *, name: str) -> BusConnector:
@@ -182,6 +185,11 @@ class Node:
         finally:
             await publisher.stop(withdraw=True)
 
-    def serve_forever(self) -> None:
-        """Entry point for ``__main__``: run until SIGINT/SIGTERM."""
-        asyncio.run(run_until_signalled(self.run))
+    def serve_forever(self, *, event_loop: EventLoop = "asyncio") -> None:
+        """Entry point for ``__main__``: run until SIGINT/SIGTERM on ``event_loop``."""
+        if event_loop == "uvloop":
+            import uvloop
+
+            uvloop.run(run_until_signalled(self.run))
+        else:
+            asyncio.run(run_until_signalled(self.run))
