@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from libs.bus.messages import BusMessage
 
 __all__ = [
+    "CDR_MESSAGES",
     "CDR_SUBJECT",
     "CallAttempt",
     "CallEnded",
@@ -140,3 +141,6 @@ class CallEnded(BusMessage):
     @property
     def answered(self) -> bool:
         return self.answered_at is not None
+
+
+CDR_MESSAGES: tuple[type[BusMessage], ...] = (CallEnded,)

@@ -157,7 +157,14 @@ class LoginAttempted(BusMessage):
     correlation_id: str | None = None
 
 
-from libs.bus.media import MEDIA_MESSAGES  # noqa: E402 - builds on BusMessage above
+# Message modules built on BusMessage above; each declares the messages it adds.
+from libs.bus.cdr import CDR_MESSAGES  # noqa: E402
+from libs.bus.media import MEDIA_MESSAGES  # noqa: E402
 
-ALL_MESSAGES: tuple[type[BusMessage], ...] = (NodeHeartbeat, LoginAttempted, *MEDIA_MESSAGES)
+ALL_MESSAGES: tuple[type[BusMessage], ...] = (
+    NodeHeartbeat,
+    LoginAttempted,
+    *CDR_MESSAGES,
+    *MEDIA_MESSAGES,
+)
 """Every message type on the bus; the contract test snapshots each one's JSON schema."""
