@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +21,10 @@ class SipSettings(BaseModel):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     max_message_size: int = Field(65_536, ge=1024, le=1_048_576)
+    #: SO_RCVBUF and SO_SNDBUF of the UDP socket, so a burst (or a pause of the process) does
+    #: not overflow the kernel's ~200 KiB default and drop requests and responses; the kernel
+    #: caps it at net.core.rmem_max / wmem_max. 0 keeps the system default.
+    udp_socket_buffer: int = Field(4 * 1024 * 1024, ge=0)
     #: Idle TCP/TLS connections are closed after this many seconds.
     tcp_idle_timeout: float = Field(600.0, gt=0)
     #: Concurrent TCP/TLS connections accepted (bounded: a flood cannot exhaust descriptors).
@@ -29,6 +34,9 @@ class SipSettings(BaseModel):
     static_route: str | None = Field(None, pattern=r"^[^:\s]+:\d{1,5}$")
     #: Live transactions allowed before new requests get 503 + Retry-After.
     max_transactions: int = Field(100_000, ge=100)
+    #: The node's event loop (``TANDEM_SIP__EVENT_LOOP``). uvloop takes less CPU per call
+    #: (``bench/sip_bench.py --loops uvloop,asyncio`` measures both).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
 
 class SipCoreSettings(ServiceSettings):

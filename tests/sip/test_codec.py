@@ -873,3 +873,91 @@ def test_apply_received_without_rport() -> None:
     apply_received(v6, "2001:db8::2", 5060)
     assert v6.top_via.received == "2001:db8::2"
     assert parse_datagram(bytes(v6)) is not None
+
+
+# -- parsed values are kept, and stay right, across changes -------------------------------
+
+
+def fresh(message: Request | Response) -> Request | Response:
+    """``message`` parsed again from its bytes: what every cached value must equal."""
+    return parse_datagram(bytes(message))
+
+
+def test_a_header_change_drops_only_that_headers_parsed_value() -> None:
+    m = parse_request(wire())
+    from_, to, cseq = m.from_, m.to, m.cseq
+    m.headers.replace_first("Via", "SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKnew")
+    assert m.top_via.host == "10.0.0.9"
+    assert (m.from_, m.to, m.cseq) == (from_, to, cseq)
+    # Not parsed again:
+    assert m.from_ is from_
+    assert m.to is to
+    assert m.cseq is cseq
+    m.headers.set("To", "<sip:other@example.com>")
+    assert m.to.uri_text == "sip:other@example.com"
+    assert m.from_ is from_
+    m.headers.set("call-id", "changed@example.com")
+    assert m.call_id == "changed@example.com"
+    m.headers.add("Authorization", 'Digest username="a", realm="r"')
+    assert m.credentials()[0].get("username") == "a"
+    m.headers.remove("Authorization")
+    assert m.credentials() == ()
+
+
+def test_apply_received_parses_nothing_twice_and_reads_back_right() -> None:
+    headers = replaced("Via", "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK1;rport, SIP/2.0/TCP b")
+    m = parse_request(wire(headers=headers))
+    vias, from_, to = m.via, m.from_, m.to
+    apply_received(m, "203.0.113.7", 40111)
+    assert m.from_ is from_
+    assert m.to is to
+    assert m.via[1] is vias[1]
+    again = fresh(m)
+    assert m.via == again.via
+    assert (m.top_via.received, m.top_via.rport) == ("203.0.113.7", 40111)
+    same = parse_request(wire(headers=replaced("Via", "SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1")))
+    top = same.top_via
+    apply_received(same, "192.0.2.10", 5060)
+    assert same.top_via is top  # nothing to record: the line is not even rewritten
+
+
+@pytest.mark.parametrize(
+    "to",
+    [
+        "<sip:+15551234567@carrier.example.com;user=phone>",
+        "sip:bob@example.com",
+        "sip:bob@example.com;x=1",
+        '"Bob" <sip:bob@example.com>;x=1',
+        "<sip:bob@example.com>;tag=theirs",
+        "Bob <sip:bob@example.com> ; x = 1",
+    ],
+)
+def test_make_response_values_are_those_of_its_bytes(to: str) -> None:
+    request = parse_request(wire(headers=replaced("To", to)))
+    for tag in (None, "b2b1"):
+        for code in (100, 180, 200, 487):
+            response = make_response(request, code, to_tag=tag, headers=[("Contact", "<sip:x>")])
+            again = fresh(response)
+            assert (response.via, response.from_, response.to, response.call_id, response.cseq) == (
+                again.via, again.from_, again.to, again.call_id, again.cseq
+            )  # fmt: skip
+            assert response.to.tag == ("theirs" if "tag=" in to else tag)
+
+
+def test_a_response_header_changed_after_make_response_reads_back_right() -> None:
+    request = parse_request(wire())
+    _ = request.to
+    response = make_response(request, 200, to_tag="t1")
+    response.headers.set("To", "<sip:changed@example.com>;tag=t2")
+    assert response.to.tag == "t2"
+    response.headers.set("CSeq", "7 INVITE")
+    assert response.cseq.number == 7
+
+
+def test_params_lookups_are_case_insensitive_and_take_the_first() -> None:
+    params = Params([("TAG", "a"), ("tag", "b"), ("lr", None)])
+    assert params.get("tag") == "a"
+    assert params.get("Tag") == "a"
+    assert "LR" in params
+    assert "maddr" not in params
+    assert parse_params("Branch=z9hG4bK1;RPORT").get("branch") == "z9hG4bK1"

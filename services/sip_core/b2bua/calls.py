@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
@@ -59,6 +60,9 @@ _log = structlog.get_logger(__name__)
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO"
 CALLS = Counter("tandem_calls_total", "Calls by outcome", ["outcome"])
+# Bound once (a labels() lookup per call costs more than the increment).
+_ANSWERED = CALLS.labels("answered")
+_OUTCOMES = {reason: CALLS.labels(reason.value) for reason in ReleaseReason}
 ACTIVE_CALLS = Gauge("tandem_active_calls", "Calls in progress")
 PDD = Histogram(
     "tandem_pdd_seconds",
@@ -78,11 +82,12 @@ class Phase(Enum):
 
 class Call:
     __slots__ = (
+        "_a_txn",
+        "_b_txn",
         "a_dialog",
         "a_peer",
         "a_request",
         "a_tag",
-        "a_txn",
         "admission",
         "answered_at",
         "attempt",
@@ -91,7 +96,6 @@ class Call:
         "b_dialog",
         "b_request",
         "b_started",
-        "b_txn",
         "first_reply_at",
         "id",
         "phase",
@@ -103,14 +107,14 @@ class Call:
     def __init__(self, request: Request, txn: ServerInviteTransaction, peer: Peer) -> None:
         self.id = uuid.uuid4().hex
         self.a_request = request
-        self.a_txn = txn
+        self._a_txn = weakref.ref(txn)
         self.a_peer = peer
         self.a_tag = new_tag()
         self.a_dialog: Dialog | None = None
         self.admission: Admission | None = None
         self.b_call_id = secrets.token_hex(16)
         self.b_request: Request | None = None
-        self.b_txn: ClientInviteTransaction | None = None
+        self._b_txn: weakref.ref[ClientInviteTransaction] | None = None
         self.b_dialog: Dialog | None = None
         self.target: Target | None = None
         self.attempt = -1
@@ -121,6 +125,27 @@ class Call:
         self.first_reply_at: float | None = None
         self.answered_at: datetime | None = None
         self.timer: asyncio.TimerHandle | None = None
+
+    # A transaction points at its call (``context``) for as long as it lives, up to 64·T1
+    # after the call ended; the call points back weakly, so no reference cycle leaves a finished
+    # call and its messages to the cyclic garbage collector (whose pauses grow with every call
+    # in progress). A transaction gone from the layer was terminated: it reads as ``None``, and
+    # nothing could have been done through it anyway.
+
+    @property
+    def a_txn(self) -> ServerInviteTransaction | None:
+        """The caller's INVITE server transaction, while the transaction layer holds it."""
+        return self._a_txn()
+
+    @property
+    def b_txn(self) -> ClientInviteTransaction | None:
+        """The INVITE client transaction of the current attempt, while it lives."""
+        ref = self._b_txn
+        return None if ref is None else ref()
+
+    @b_txn.setter
+    def b_txn(self, txn: ClientInviteTransaction | None) -> None:
+        self._b_txn = None if txn is None else weakref.ref(txn)
 
 
 class B2BUA:
@@ -181,8 +206,11 @@ class B2BUA:
             extra.append(("Allow", ALLOW))
         if body and ctype:
             extra.append(("Content-Type", ctype))
+        txn = call.a_txn
+        if txn is None:
+            return
         self._respond(
-            call.a_txn,
+            txn,
             make_response(call.a_request, status, to_tag=call.a_tag, headers=extra, body=body),
         )
 
@@ -562,8 +590,13 @@ class B2BUA:
                     self.policy.release(call.admission)
                 except Exception:
                     _log.exception("call policy failed to release a call")
-        CALLS.labels("answered" if answered else reason.value).inc()
+        (_ANSWERED if answered else _OUTCOMES[reason]).inc()
         self._emit_cdr(call, reason, released_by, status)
+        # The call object lives on as its transactions' context for up to 64·T1: keep what a
+        # late answer from the carrier needs (target, B request), not the rest.
+        call.a_dialog = call.b_dialog = None
+        call.admission = None
+        call.attempts = []
 
     def _emit_cdr(
         self, call: Call, reason: ReleaseReason, released_by: ReleasedBy, status: int

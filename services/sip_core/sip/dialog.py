@@ -173,9 +173,10 @@ class Dialog:
         self.state = state
         self.local_contact = local_contact
         self.context = None
-        # From and To of our requests, written once (§12.2.1.1).
-        self._from = _with_tag(self.local_uri, local_tag)
-        self._to = _with_tag(self.remote_uri, remote_tag)
+        # From and To of our requests (§12.2.1.1), written once when the first one is built:
+        # many dialogs never send one (the peer hangs up).
+        self._from: str | None = None
+        self._to: str | None = None
         self.route_set = ()
         self._route = ""
         self._set_route_set(tuple(route_set))
@@ -404,6 +405,10 @@ class Dialog:
         content_type: str | None,
         max_forwards: int,
     ) -> Request:
+        from_, to = self._from, self._to
+        if from_ is None or to is None:
+            from_ = self._from = _with_tag(self.local_uri, self.local_tag)
+            to = self._to = _with_tag(self.remote_uri, self.remote_tag)
         route_set = self.route_set
         uri = self.remote_target
         route = self._route
@@ -419,8 +424,8 @@ class Dialog:
         if route:
             items.append(("route", "Route", route))
         items += (
-            ("from", "From", self._from),
-            ("to", "To", self._to),
+            ("from", "From", from_),
+            ("to", "To", to),
             ("call-id", "Call-ID", self.call_id),
             ("cseq", "CSeq", f"{cseq} {method}"),
         )

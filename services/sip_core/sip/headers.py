@@ -31,6 +31,7 @@ recognised.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
@@ -166,6 +167,13 @@ _FULL_NAMES = (
 # lower-cased name (full or compact) -> (lookup key, canonical name)
 _CANON: dict[str, tuple[str, str]] = {name.lower(): (name.lower(), name) for name in _FULL_NAMES}
 _CANON.update({c: (full.lower(), full) for c, full in COMPACT_FORMS.items()})
+# The same for the spellings met on the wire (canonical, lower and upper case): one dict lookup
+# per header line instead of lower-casing first.
+_CANON_EXACT: dict[str, tuple[str, str]] = {
+    **{name.upper(): known for name, known in _CANON.items()},
+    **_CANON,
+    **{known[1]: known for known in _CANON.values()},
+}
 
 # Header fields whose values are comma-separated lists (§7.3.1). Authorization and
 # WWW-Authenticate are not, although their values contain commas (§7.3.1 exception).
@@ -219,6 +227,9 @@ def canonical_name(name: str) -> str:
 
 
 def _key(name: str) -> str:
+    known = _CANON_EXACT.get(name)
+    if known is not None:
+        return known[0]
     lname = name.lower()
     known = _CANON.get(lname)
     return lname if known is None else known[0]
@@ -244,7 +255,9 @@ class Headers:
 
     Lookups accept any case and the compact forms (``get("v")`` finds ``Via``). Each header
     line is one entry: a line holding ``a, b`` is one entry (use ``values()`` for the list
-    elements). Parsed structured values are cached by ``Message`` and dropped on any change.
+    elements). ``Message`` caches the structured values it parses under the lookup key of the
+    header they come from (``"via"``, ``"to"``…); a change to a header drops that header's
+    entry only, so pushing a Via does not make From, To or CSeq parse again.
     """
 
     __slots__ = ("_cache", "_items")
@@ -264,10 +277,12 @@ class Headers:
 
     @staticmethod
     def _entry(name: str, value: str) -> tuple[str, str, str]:
-        if not is_token(name):
-            raise InvalidValue("A header name must be a token")
-        key, canonical = header_key(name)
-        return key, canonical, check_value(value)
+        known = _CANON_EXACT.get(name)  # a known name is a token: no need to check it
+        if known is None:
+            if not is_token(name):
+                raise InvalidValue("A header name must be a token")
+            known = header_key(name)
+        return known[0], known[1], check_value(value)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -283,6 +298,16 @@ class Headers:
         """The values of every ``name`` header line, in order."""
         key = _key(name)
         return [value for k, _, value in self._items if k == key]
+
+    def _first(self, key: str) -> str | None:
+        # get() for a lookup key (lower-case full name): what the codec itself reads.
+        for item in self._items:
+            if item[0] == key:
+                return item[2]
+        return None
+
+    def _all(self, key: str) -> list[str]:
+        return [item[2] for item in self._items if item[0] == key]
 
     def values(self, name: str) -> list[str]:
         """The comma-separated elements of every ``name`` line, in order, empty ones dropped.
@@ -322,19 +347,22 @@ class Headers:
 
     # -- changing ------------------------------------------------------------------------
 
-    def _changed(self) -> None:
-        if self._cache:
-            self._cache.clear()
+    def _changed(self, key: str) -> None:
+        cache = self._cache
+        if cache:
+            cache.pop(key, None)
 
     def add(self, name: str, value: str) -> None:
         """Append a ``name: value`` line after all others."""
-        self._items.append(self._entry(name, value))
-        self._changed()
+        entry = self._entry(name, value)
+        self._items.append(entry)
+        self._changed(entry[0])
 
     def insert(self, index: int, name: str, value: str) -> None:
         """Insert a ``name: value`` line at position ``index`` among all lines."""
-        self._items.insert(index, self._entry(name, value))
-        self._changed()
+        entry = self._entry(name, value)
+        self._items.insert(index, entry)
+        self._changed(entry[0])
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a line before the first ``name`` line (at the top if there is none).
@@ -348,7 +376,7 @@ class Headers:
                 break
         else:
             self._items.insert(0, entry)
-        self._changed()
+        self._changed(entry[0])
 
     def set(self, name: str, value: str) -> None:
         """Replace every ``name`` line by one ``name: value`` line, where the first one was."""
@@ -365,7 +393,7 @@ class Headers:
         if not placed:
             items.append(entry)
         self._items = items
-        self._changed()
+        self._changed(key)
 
     def replace_first(self, name: str, value: str) -> None:
         """Replace the value of the first ``name`` line, keeping its place and name."""
@@ -374,7 +402,7 @@ class Headers:
         for index, (k, written, _) in enumerate(self._items):
             if k == key:
                 self._items[index] = (k, written, value)
-                self._changed()
+                self._changed(key)
                 return
         raise KeyError(name)
 
@@ -385,7 +413,7 @@ class Headers:
         self._items = [item for item in self._items if item[0] != key]
         removed = before - len(self._items)
         if removed:
-            self._changed()
+            self._changed(key)
         return removed
 
     def remove_first(self, name: str) -> None:
@@ -394,7 +422,7 @@ class Headers:
         for index, (k, _, _) in enumerate(self._items):
             if k == key:
                 del self._items[index]
-                self._changed()
+                self._changed(key)
                 return
         raise KeyError(name)
 
@@ -554,15 +582,20 @@ def apply_received_to_via(
     RFC 3581 §4: when ``rport`` is present (or ``force_rport``, for peers behind NAT that do
     not ask), fill it with the source port and add ``received`` even if the address matches.
     """
-    params = via.params
     rport = force_rport or via.has_rport
+    if not rport and _same_address(via.host, source_host):
+        return via  # nothing to add: the same object, so callers can skip rewriting the line
+    params = via.params
     if rport:
         params = params.with_param("rport", str(source_port))
-    if rport or not _same_address(via.host, source_host):
-        params = params.with_param("received", source_host)
+    params = params.with_param("received", source_host)
     return replace(via, params=params)
 
 
+# A node talks to few peers, and both strings come from the same few senders: remember the
+# answers instead of parsing two addresses for every request (bounded, so a flood of made-up
+# sent-by hosts costs a cache miss, never memory).
+@functools.lru_cache(maxsize=4096)
 def _same_address(sent_by_host: str, source_host: str) -> bool:
     try:
         return ipaddress.ip_address(sent_by_host.strip("[]")) == ipaddress.ip_address(

@@ -36,6 +36,7 @@ the number of header fields. Parsing is linear in the input size.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from services.sip_core.sip.errors import (
 )
 from services.sip_core.sip.headers import (
     _CANON,
+    _CANON_EXACT,
     Auth,
     CSeq,
     Headers,
@@ -85,6 +87,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+_MISSING = object()
 _FOLDING_RE = re.compile(r"\r\n[ \t]+")
 
 
@@ -147,51 +150,66 @@ class Message:
         """The Request-Line or Status-Line, without CRLF."""
         raise NotImplementedError
 
-    # -- structured header values (parsed on first read, cached until headers change) -----
+    # -- structured header values (parsed on first read, cached until their header changes;
+    # the cache key is the header's lookup key, see ``Headers``) ---------------------------
 
     def _cached(self, key: str, parse: Callable[[Headers], _T]) -> _T:
         cache = self._headers._cache
-        if key in cache:
-            return cast(_T, cache[key])
-        value = parse(self._headers)
-        cache[key] = value
-        return value
+        value = cache.get(key, _MISSING)
+        if value is _MISSING:
+            value = cache[key] = parse(self._headers)
+        return value  # type: ignore[return-value]  # what parse() returned for this key
+
+    # The values every layer reads again and again look in the cache first themselves: one
+    # function call less per read, on the hottest path there is.
 
     @property
     def via(self) -> tuple[Via, ...]:
         """Every Via value, top first, whether in separate lines or comma-separated."""
-        return self._cached("via", _parse_vias)
+        value = self._headers._cache.get("via")
+        if value is None:
+            return self._cached("via", _parse_vias)
+        return value  # type: ignore[return-value]
 
     @property
     def top_via(self) -> Via:
         """The topmost Via value (the one a response is routed by, §18.2.2)."""
-        vias = self.via
+        vias = self._headers._cache.get("via") or self.via
         if not vias:
             raise ParseError("Missing Via header")
-        return vias[0]
+        return vias[0]  # type: ignore[index,no-any-return]
 
     @property
     def from_(self) -> NameAddr:
         """The From header field (``from`` is a Python keyword)."""
-        return self._cached("from", _parse_from)
+        value = self._headers._cache.get("from")
+        if value is None:
+            return self._cached("from", _parse_from)
+        return value  # type: ignore[return-value]
 
     @property
     def to(self) -> NameAddr:
         """The To header field."""
-        return self._cached("to", _parse_to)
+        value = self._headers._cache.get("to")
+        if value is None:
+            return self._cached("to", _parse_to)
+        return value  # type: ignore[return-value]
 
     @property
     def call_id(self) -> str:
         """The Call-ID, as written."""
-        value = self._headers.get("call-id")
+        value = self._headers._cache.get("call-id")
         if value is None:
-            raise ParseError("Missing Call-ID header")
-        return value
+            return self._cached("call-id", _call_id)
+        return value  # type: ignore[return-value]
 
     @property
     def cseq(self) -> CSeq:
         """The CSeq header field."""
-        return self._cached("cseq", _parse_cseq_header)
+        value = self._headers._cache.get("cseq")
+        if value is None:
+            return self._cached("cseq", _parse_cseq_header)
+        return value  # type: ignore[return-value]
 
     @property
     def max_forwards(self) -> int | None:
@@ -206,7 +224,7 @@ class Message:
     @property
     def content_type(self) -> str | None:
         """The Content-Type value as written (media type and parameters), or ``None``."""
-        return self._headers.get("content-type")
+        return self._headers._first("content-type")
 
     @property
     def contact(self) -> tuple[NameAddr, ...]:
@@ -232,7 +250,7 @@ class Message:
     def credentials(self, name: str = "Authorization") -> tuple[Auth, ...]:
         """Every credential (or challenge) in ``name`` header lines (one per line, §7.3.1)."""
         key = header_key(name)[0]
-        return self._cached(f"auth:{key}", lambda headers: _parse_auths(headers, name))
+        return self._cached(key, lambda headers: _parse_auths(headers, name))
 
     # -- Via manipulation (a B2BUA pushes and pops its own Via) ------------------------
 
@@ -243,7 +261,7 @@ class Message:
     def pop_via(self) -> Via:
         """Remove and return the top Via value, keeping the rest of its line (§18.1.2)."""
         top = self.top_via
-        elements = split_list(cast(str, self._headers.get("via")))
+        elements = split_list(cast(str, self._headers._first("via")))
         if len(elements) == 1:
             self._headers.remove_first("via")
         else:
@@ -252,7 +270,7 @@ class Message:
 
     def set_top_via(self, via: Via) -> None:
         """Replace the top Via value, leaving any others on its line in place."""
-        line = self._headers.get("via")
+        line = self._headers._first("via")
         if line is None:
             raise ParseError("Missing Via header")
         elements = split_list(line)
@@ -423,13 +441,20 @@ class Response(Message):
 
 def _parse_vias(headers: Headers) -> tuple[Via, ...]:
     try:
-        return parse_via_list(headers.get_all("via"))
+        return parse_via_list(headers._all("via"))
     except ParseError as err:
         raise ParseError("Malformed Via header") from err
 
 
+def _call_id(headers: Headers) -> str:
+    value = headers._first("call-id")
+    if value is None:
+        raise ParseError("Missing Call-ID header")
+    return value
+
+
 def _single(headers: Headers, key: str, label: str) -> str:
-    value = headers.get(key)
+    value = headers._first(key)
     if value is None:
         raise ParseError(f"Missing {label} header")
     return value
@@ -451,13 +476,18 @@ def _parse_to(headers: Headers) -> NameAddr:
 
 def _parse_cseq_header(headers: Headers) -> CSeq:
     try:
-        return parse_cseq(_single(headers, "cseq", "CSeq"))
+        return _parse_cseq_cached(_single(headers, "cseq", "CSeq"))
     except ParseError as err:
         raise ParseError("Malformed CSeq header") from err
 
 
+# CSeq values repeat endlessly ("1 INVITE", "1 ACK", "2 BYE"…) and CSeq is immutable: parse
+# each once (bounded; a failure is not cached and raises again).
+_parse_cseq_cached = functools.lru_cache(maxsize=1024)(parse_cseq)
+
+
 def _parse_max_forwards_header(headers: Headers) -> int | None:
-    value = headers.get("max-forwards")
+    value = headers._first("max-forwards")
     if value is None:
         return None
     try:
@@ -467,7 +497,7 @@ def _parse_max_forwards_header(headers: Headers) -> int | None:
 
 
 def _parse_contacts(headers: Headers) -> tuple[NameAddr, ...]:
-    lines = headers.get_all("contact")
+    lines = headers._all("contact")
     if [value.strip() for value in lines] == ["*"]:
         return ()
     try:
@@ -478,14 +508,14 @@ def _parse_contacts(headers: Headers) -> tuple[NameAddr, ...]:
 
 def _parse_routes(headers: Headers) -> tuple[NameAddr, ...]:
     try:
-        return parse_name_addr_list(headers.get_all("route"))
+        return parse_name_addr_list(headers._all("route"))
     except ParseError as err:
         raise ParseError("Malformed Route header") from err
 
 
 def _parse_record_routes(headers: Headers) -> tuple[NameAddr, ...]:
     try:
-        return parse_name_addr_list(headers.get_all("record-route"))
+        return parse_name_addr_list(headers._all("record-route"))
     except ParseError as err:
         raise ParseError("Malformed Record-Route header") from err
 
@@ -560,14 +590,15 @@ def _split_head(head: bytes, limits: Limits) -> tuple[str, list[tuple[str, str, 
     # Once unfolded, every line after the start-line is one header field.
     if len(lines) - 1 > limits.max_header_count:
         raise MessageTooLarge("Too many header fields")
-    if len(max(lines, key=len)) > limits.max_line_length:
+    if max(map(len, lines)) > limits.max_line_length:
         raise MessageTooLarge("Header field too long")
+    exact = _CANON_EXACT.get
     canon = _CANON.get
     items: list[tuple[str, str, str]] = []
     append = items.append
     for line in islice(lines, 1, None):
         name, colon, value = line.partition(":")
-        known = canon(name.lower())
+        known = exact(name) or canon(name.lower())
         if known is None:
             # HCOLON = *( SP / HTAB ) ":" SWS  (§25.1)
             name = name.rstrip(" \t")
@@ -840,27 +871,53 @@ def make_response(
     """
     if to_tag is not None and not is_token(to_tag):
         raise InvalidValue("A tag must be a token")
-    response = Response(status_code, reason)
+    if not 100 <= status_code <= 699:
+        raise InvalidValue("A status code is 100-699")
+    # Response(status_code, reason) without building header fields only to replace them.
+    reason = reason_phrase(status_code) if reason is None else check_value(reason)
     copy_record_route = 101 <= status_code <= 299 and request.method in _DIALOG_CREATING
+    parsed = request.headers._cache
+    to: NameAddr | None = parsed.get("to")  # type: ignore[assignment]
     items: list[tuple[str, str, str]] = []
     seen: set[str] = set()
     for item in request.headers._items:
         key = item[0]
         if key == "via" or (key == "record-route" and copy_record_route):
             items.append(item)
-        elif key in ("from", "to", "call-id", "cseq") and key not in seen:
+        elif key in _COPIED and key not in seen:
             seen.add(key)
             if key == "to" and to_tag is not None:
-                item = (key, item[1], _with_tag(item[2], to_tag))
+                if to is None:
+                    item = (key, item[1], _with_tag(item[2], to_tag))
+                elif to.tag is None:
+                    # Appending is right for both forms (see _with_tag).
+                    item = (key, item[1], f"{item[2]};tag={to_tag}")
+                    to = to.with_params(to.params.with_param("tag", to_tag))
             items.append(item)
         elif key == "timestamp" and status_code == 100 and key not in seen:
             seen.add(key)
             items.append(item)
-    response._headers = Headers._from_items(items)
+    headers_out = Headers._from_items(items)
+    response = Response._parsed(status_code, reason, headers_out)
+    # The values the request parsed are the response's too (the same lines, copied): a
+    # response read back (its To tag, by the transaction layer) is not parsed again.
+    cache = headers_out._cache
+    for key in _COPIED_PARSED:
+        value = parsed.get(key)
+        if value is not None:
+            cache[key] = value
+    if to is not None and "to" in seen:
+        cache["to"] = to
     for name, value in headers:
-        response.headers.add(name, value)
+        headers_out.add(name, value)
     response.body = body
     return response
+
+
+_COPIED = frozenset({"from", "to", "call-id", "cseq"})
+# Every Via line is copied (so the parsed list is the same); From, Call-ID and CSeq are parsed
+# from their first line, the one copied.
+_COPIED_PARSED = ("via", "from", "call-id", "cseq")
 
 
 def _with_tag(value: str, tag: str) -> str:
@@ -892,10 +949,16 @@ def apply_received(
     ``rport=source_port`` and always adds ``received``. Call it on every received request,
     before anything reads the Via.
     """
-    via = request.top_via
+    vias = request.via
+    if not vias:
+        raise ParseError("Missing Via header")
+    via = vias[0]
     updated = apply_received_to_via(via, source_host, source_port, force_rport=force_rport)
-    if updated != via:
+    if updated is not via and updated != via:
         request.set_top_via(updated)
+        # ``updated`` is what parsing the new line gives back (a parsed Via with two more
+        # parameters whose values are a port and an address): keep the parsed list.
+        request.headers._cache["via"] = (updated, *vias[1:])
 
 
 def is_keepalive(data: bytes) -> bool:

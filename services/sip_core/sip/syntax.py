@@ -161,7 +161,8 @@ class Params:
         """The value of the first parameter called ``name``; ``None`` if absent or valueless."""
         lname = name.lower()
         for key, value in self._items:
-            if key.lower() == lname:
+            # ``key == name`` first: parameters are nearly always written as asked for.
+            if key == name or key.lower() == lname:
                 return value
         return None
 
@@ -169,7 +170,10 @@ class Params:
         if not isinstance(name, str):
             return False
         lname = name.lower()
-        return any(key.lower() == lname for key, _ in self._items)
+        for key, _ in self._items:  # noqa: SIM110 - any() over a generator costs more
+            if key == name or key.lower() == lname:
+                return True
+        return False
 
     def __iter__(self) -> Iterator[tuple[str, str | None]]:
         return iter(self._items)
@@ -222,7 +226,9 @@ def parse_params(text: str) -> Params:
     """
     if _PARAMS_RE.fullmatch(text) is None:
         raise ParseError("Malformed parameter")
-    return Params([(name, value or None) for name, value in _PARAM_ITER_RE.findall(text)])
+    params: Params = object.__new__(Params)  # the tuple is built here: no second copy
+    params._items = tuple([(name, value or None) for name, value in _PARAM_ITER_RE.findall(text)])
+    return params
 
 
 def unescape(text: str) -> str:

@@ -285,6 +285,7 @@ class Transaction:
     """
 
     __slots__ = (
+        "__weakref__",
         "_deadline",
         "_interval",
         "_layer",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
 import structlog
@@ -53,6 +54,10 @@ class SipListeners:
             )
             self._udp_transport, self.udp = transport, protocol
             self.bound["udp"] = transport.get_extra_info("sockname")[:2]
+            if s.udp_socket_buffer:
+                sock = transport.get_extra_info("socket")
+                for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+                    sock.setsockopt(socket.SOL_SOCKET, option, s.udp_socket_buffer)
         if s.tcp_port:
             await self._serve_stream("tcp", s.tcp_port, None)
         context = tls_context(s)
