@@ -158,30 +158,36 @@ class Node:
         self.connector.start()
         server = http_server(self.health_app(), self.http)
         server_task = asyncio.create_task(server.serve(), name="http")
-        presence_task = asyncio.create_task(self._announce(stop), name="presence")
+        leaving = asyncio.Event()
+        presence_task = asyncio.create_task(self._announce(leaving), name="presence")
         try:
             async with self._workload(self):
                 _log.info("node started", role=self.role, node=self.settings.node_id)
                 await stop.wait()
                 self.draining = True
         finally:
-            presence_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await presence_task
+            # Ask the announcer to withdraw (a cancelled task could not await the delete);
+            # cancel it only if it is still waiting for a first connection.
+            leaving.set()
+            done, _ = await asyncio.wait({presence_task}, timeout=5.0)
+            if not done:
+                presence_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await presence_task
             server.should_exit = True
             await server_task
             await self.connector.close()
             _log.info("node stopped", role=self.role, node=self.settings.node_id)
 
-    async def _announce(self, stop: asyncio.Event) -> None:
-        """Once NATS is reachable, heartbeat into the presence bucket until stopped."""
+    async def _announce(self, leaving: asyncio.Event) -> None:
+        """Once NATS is reachable, heartbeat into the presence bucket until ``leaving``."""
         bus = await self.connector.wait_connected()
         publisher = PresencePublisher(
             bus, self.presence_key, self.heartbeat, interval=self._heartbeat_interval
         )
         publisher.start()
         try:
-            await asyncio.Event().wait()  # until cancelled by run()
+            await leaving.wait()
         finally:
             await publisher.stop(withdraw=True)
 
