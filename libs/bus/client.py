@@ -352,18 +352,7 @@ class Bus:
         Raises:
             BusUnavailable: the bucket does not exist (not provisioned) or NATS is unreachable.
         """
-        kv = self._kv.get(bucket)
-        if kv is None:
-            try:
-                kv = await self._js.key_value(bucket)
-            except BucketNotFoundError:
-                raise BusUnavailable(
-                    f"key-value bucket {bucket!r} does not exist (assets not provisioned?)"
-                ) from None
-            except _NATS_FAILURES as exc:
-                raise _from_nats(exc, f"open key-value bucket {bucket!r}") from exc
-            self._kv[bucket] = kv
-        return kv
+        return await _cached(self._kv, bucket, self._js.key_value, "key-value bucket")
 
     async def object_store(self, name: str) -> ObjectStore:
         """The JetStream object store ``name`` (looked up once, then cached).
@@ -371,18 +360,7 @@ class Bus:
         Raises:
             BusUnavailable: the store does not exist (not provisioned) or NATS is unreachable.
         """
-        store = self._obj.get(name)
-        if store is None:
-            try:
-                store = await self._js.object_store(name)
-            except BucketNotFoundError:
-                raise BusUnavailable(
-                    f"object store {name!r} does not exist (assets not provisioned?)"
-                ) from None
-            except _NATS_FAILURES as exc:
-                raise _from_nats(exc, f"open object store {name!r}") from exc
-            self._obj[name] = store
-        return store
+        return await _cached(self._obj, name, self._js.object_store, "object store")
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -570,3 +548,27 @@ class BusConnector:
             self._bus = bus
             self._ready.set()
             return
+
+
+_Asset = TypeVar("_Asset")
+
+
+async def _cached(
+    cache: dict[str, _Asset],
+    name: str,
+    open_asset: Callable[[str], Awaitable[_Asset]],
+    what: str,
+) -> _Asset:
+    """``cache[name]``, opening the JetStream asset on first use."""
+    asset = cache.get(name)
+    if asset is None:
+        try:
+            asset = await open_asset(name)
+        except BucketNotFoundError:
+            raise BusUnavailable(
+                f"{what} {name!r} does not exist (assets not provisioned?)"
+            ) from None
+        except _NATS_FAILURES as exc:
+            raise _from_nats(exc, f"open {what} {name!r}") from exc
+        cache[name] = asset
+    return asset
