@@ -35,6 +35,7 @@ from services.sip_core.sip import (
     error_response,
     make_response,
     parse_datagram,
+    parse_params,
 )
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -344,3 +345,24 @@ def test_stream_of_anything(parts: list[bytes], cuts: list[int]) -> None:
         except SIPError:
             assert framer.failed
             return
+
+
+# -- the fast paths agree with the general ones -----------------------------------------------
+
+param_texts = st.lists(
+    st.tuples(tokens, st.none() | st.text(alphabet=TOKEN_CHARS + ":[]", min_size=1, max_size=12)),
+    min_size=1,
+    max_size=4,
+).map(
+    lambda params: ";".join(name if value is None else f"{name}={value}" for name, value in params)
+)
+
+
+@FAST
+@given(param_texts, st.text(alphabet=';= \t"', max_size=3))
+def test_simple_parameters_parse_as_the_general_grammar_says(text: str, noise: str) -> None:
+    # Leading LWS sends the same parameters through the general pattern.
+    assert parse_params(text) == parse_params(" " + text)
+    for odd in (text + noise, noise + text):
+        with contextlib.suppress(ParseError):
+            parse_params(odd)
