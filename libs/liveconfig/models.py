@@ -9,7 +9,7 @@ to ``parse_rate_card``. Money is a decimal *string*, never a float.
 ==========  ================================================================================
 kind        what it carries
 ==========  ================================================================================
-customer    an account's status and limits (the balance travels with billing, not here)
+customer    an account's status and limits (the balance is its own kind: billing moves it)
 carrier     a carrier, its buy card, limits, timeouts, failover/stop codes, egress gateways
 ipauth      an IP authentication entry (customer or carrier; ingress or egress)
 sipuser     a SIP user: username, realm and HA1s (never a password), limits, allow list
@@ -17,6 +17,7 @@ rewrite     a parameter rewrite rule of an ``ipauth`` entry or a ``sipuser``
 route       a customer's ingress route
 firewall    a block / allow / trusted rule that has not expired
 settings    the platform-wide settings (one object, id :data:`SETTINGS_ID`)
+balance     a customer's balance and today's spend, published by billing after each commit
 ratecard    blob (object store) behind a :class:`~libs.liveconfig.BlobPointer`: the revisions
             of a card in effect now and scheduled, as :func:`encode_rate_card` describes
 ==========  ================================================================================
@@ -27,7 +28,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -39,6 +40,7 @@ __all__ = [
     "CONFIG_KINDS",
     "RATECARD_BLOB_FORMAT",
     "SETTINGS_ID",
+    "BalanceConfig",
     "CarrierConfig",
     "CustomerConfig",
     "FirewallConfig",
@@ -73,6 +75,24 @@ class CustomerConfig(ConfigObject):
     max_call_duration: int = 0
     #: CIDR networks the account's calls may come from (empty: anywhere).
     source_ranges: list[str] = Field(default_factory=list)
+
+
+class BalanceConfig(ConfigObject):
+    """A customer's money position (id: the customer's id), what sip_core's balance check reads.
+
+    Billing publishes it after every commit that moves the balance (rated CDRs, payments,
+    adjustments, re-rates); ``version`` grows with each change, so a consumer never goes back to
+    an older figure. A call is refused when ``balance`` + the customer's ``debit_limit`` ≤ 0, or
+    when ``spent_today`` (the UTC day ``day``) has reached the customer's ``daily_spend_limit``.
+    """
+
+    kind: ClassVar[str] = "balance"
+
+    balance: Decimal
+    currency: str
+    #: Charges of the UTC day ``day`` (a spend counted on another day reads as 0).
+    spent_today: Decimal = "0"
+    day: date | None = None
 
 
 class GatewayConfig(BaseModel):
@@ -238,6 +258,7 @@ CONFIG_KINDS: dict[str, type[ConfigObject]] = {
     model.kind: model
     for model in (
         CustomerConfig,
+        BalanceConfig,
         CarrierConfig,
         IpAuthConfig,
         SipUserConfig,

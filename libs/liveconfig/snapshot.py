@@ -38,6 +38,7 @@ from libs.db.models import (
 from libs.liveconfig.models import (
     CONFIG_KINDS,
     SETTINGS_ID,
+    BalanceConfig,
     CarrierConfig,
     CarrierTimeoutsConfig,
     CustomerConfig,
@@ -59,6 +60,7 @@ __all__ = [
     "RATECARD",
     "CompiledRateCard",
     "amount",
+    "balance_config",
     "carrier_config",
     "compile_rate_card",
     "customer_config",
@@ -81,6 +83,13 @@ RATECARD = "ratecard"
 def amount(value: Decimal) -> str:
     """A decimal string without trailing zeros (``0.0125``, ``0``, ``100``)."""
     return format(value.normalize(), "f")
+
+
+def balance_config(row: Customer) -> BalanceConfig:
+    """The customer's balance as the database holds it (billing adds today's spend)."""
+    return BalanceConfig(
+        id=row.id, version=row.version, balance=amount(row.balance), currency=row.currency
+    )
 
 
 def customer_config(row: Customer) -> CustomerConfig:
@@ -257,7 +266,9 @@ async def load_snapshot(
     now = now or utcnow()
     zones = await zone_names(session)
     objects: list[ConfigObject] = []
-    objects += [customer_config(c) for c in (await session.scalars(select(Customer))).all()]
+    customers = (await session.scalars(select(Customer))).all()
+    objects += [customer_config(c) for c in customers]
+    objects += [balance_config(c) for c in customers]
     entries = (await session.scalars(select(IpAuthEntry))).all()
     by_carrier: dict[uuid.UUID, list[IpAuthEntry]] = {}
     for entry in entries:

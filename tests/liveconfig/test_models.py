@@ -26,6 +26,7 @@ from libs.routing import parse_carrier, parse_rate_card, parse_rewrite_rule, par
 def test_every_kind_is_registered_once() -> None:
     assert set(CONFIG_KINDS) == {
         "customer",
+        "balance",
         "carrier",
         "ipauth",
         "sipuser",
