@@ -34,7 +34,7 @@ import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from libs.bus.cdr import CallAttempt, CallEnded, ReleasedBy, ReleaseReason
-from services.sip_core.b2bua.policy import Admission, CallPolicy, Refusal, Target
+from services.sip_core.b2bua.policy import Admission, CallPolicy, Rating, Refusal, Target
 from services.sip_core.sip import (
     ClientInviteTransaction,
     ClientTransaction,
@@ -468,6 +468,9 @@ class B2BUA:
                 ended_at=ended,
                 sip_code=response.status_code if response is not None else None,
                 reason=response.reason if response is not None else reason,
+                buy_card_id=target.buy_card_id,
+                buy_prefix=target.buy_prefix,
+                buy_rate=target.buy_rate,
                 number_sent=target.uri,
             )
         )
@@ -610,6 +613,7 @@ class B2BUA:
         except ParseError:
             caller = callee = ""
         duration = int((ended - call.answered_at).total_seconds() * 1000) if call.answered_at else 0
+        rating = admission.rating if admission else Rating()
         cdr = CallEnded(
             call_id=call.id,
             sip_call_id=a.call_id,
@@ -617,6 +621,18 @@ class B2BUA:
             zone=self.zone,
             source_address=f"{call.a_peer.host}:{call.a_peer.port}",
             customer_id=admission.customer_id if admission else None,
+            auth_method=admission.auth_method if admission else None,
+            ipauth_id=admission.ipauth_id if admission else None,
+            sip_user_id=admission.sip_user_id if admission else None,
+            route_id=rating.route_id,
+            sell_card_id=rating.sell_card_id,
+            sell_prefix=rating.sell_prefix,
+            destination=rating.destination,
+            sell_rate=rating.sell_rate,
+            connection_fee=rating.connection_fee,
+            initial_increment=rating.initial_increment,
+            subsequent_increment=rating.subsequent_increment,
+            currency=rating.currency,
             caller_received=caller,
             callee_received=callee,
             caller_sent=admission.caller if admission else "",

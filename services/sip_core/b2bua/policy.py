@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Protocol
+from decimal import Decimal
+from typing import Literal, Protocol
 
 from libs.bus.cdr import ReleaseReason
 from services.sip_core.sip import Peer, Request
 
-__all__ = ["Admission", "CallPolicy", "Refusal", "StaticRoutePolicy", "Target"]
+__all__ = [
+    "Admission",
+    "CallPolicy",
+    "MediaPlan",
+    "Rating",
+    "Refusal",
+    "StaticRoutePolicy",
+    "Target",
+]
 
 #: Final responses after which the next carrier is tried (when the policy names none).
 DEFAULT_FAILOVER_CODES = frozenset({408, 480, 500, 502, 503, 504})
@@ -35,6 +44,37 @@ class Target:
     #: Seconds to wait from the first reply for the answer.
     ring_timeout: float = 120.0
     failover_codes: frozenset[int] = DEFAULT_FAILOVER_CODES
+    #: The buy rate matched for this carrier (into the CDR's attempt).
+    buy_card_id: uuid.UUID | None = None
+    buy_prefix: str | None = None
+    buy_rate: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rating:
+    """The sell side of a routed call, copied into its CDR so billing rates what was matched."""
+
+    route_id: uuid.UUID | None = None
+    sell_card_id: uuid.UUID | None = None
+    sell_prefix: str | None = None
+    destination: str | None = None
+    sell_rate: Decimal | None = None
+    connection_fee: Decimal | None = None
+    initial_increment: int | None = None
+    subsequent_increment: int | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaPlan:
+    """Where the call's media flows (issue 6: rtp_relay anchoring)."""
+
+    #: ``relay``: through the least-loaded rtp_relay of ``zone``; ``direct``: SDP untouched.
+    mode: Literal["relay", "direct"] = "direct"
+    #: The relay zone; ``None``: the zone of the sip_core node handling the call.
+    zone: str | None = None
+    #: With no relay able to engage: refuse the call (strict) or fall back to direct (relaxed).
+    strict: bool = False
 
 
 @dataclass(slots=True)
@@ -45,6 +85,12 @@ class Admission:
     customer_id: uuid.UUID | None = None
     #: Longest talk time in seconds (balance, route or customer cap); ``None``: no cap.
     max_duration: float | None = None
+    #: How the caller was recognised (``ip`` or ``digest``) and by which entry / SIP user.
+    auth_method: str | None = None
+    ipauth_id: uuid.UUID | None = None
+    sip_user_id: uuid.UUID | None = None
+    rating: Rating = Rating()
+    media: MediaPlan = MediaPlan()
     #: Anything the policy keeps to release the call (limit counters…).
     context: dict[str, object] = field(default_factory=dict)
 
