@@ -7,6 +7,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from libs.bus import BusConnector
 from libs.bus.cdr import CallEnded
 from libs.node import Node
 from libs.telemetry import configure_logging
@@ -15,6 +16,7 @@ from services.sip_core.b2bua.policy import CallPolicy, StaticRoutePolicy
 from services.sip_core.b2bua.refuse import NoRoutingPolicy
 from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
+from services.sip_core.policy import LivePolicy
 from services.sip_core.sip import Peer, TransactionLayer
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
@@ -37,11 +39,15 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def policy_for(settings: SipCoreSettings) -> CallPolicy:
+def policy_for(settings: SipCoreSettings, connector: BusConnector | None) -> CallPolicy:
+    """The static route when one is set (lab, benchmark baseline); else the live policy, or
+    refusing every call when there is no bus to read the configuration from."""
     if settings.sip.static_route:
         host, port = settings.sip.static_route.rsplit(":", 1)
         return StaticRoutePolicy(Peer("UDP", host, int(port)))
-    return NoRoutingPolicy()
+    if connector is None:
+        return NoRoutingPolicy()
+    return LivePolicy(connector, node_id=settings.node_id, zone=settings.zone)
 
 
 def main() -> None:
@@ -62,11 +68,16 @@ def main() -> None:
             pending.add(task)
             task.add_done_callback(pending.discard)
 
+        policy = policy_for(settings, node.connector)
+        if isinstance(policy, LivePolicy):
+            policy.start()
+            # Not ready (and so not announced to load balancers) before the first snapshot.
+            node.readiness["config"] = policy.check_ready
         await listeners.start()
         host = settings.sip.advertised_address or settings.sip.host
         calls["b2bua"] = B2BUA(
             stack,
-            policy_for(settings),
+            policy,
             local_host=host,
             local_port=listeners.bound["udp"][1] if "udp" in listeners.bound else 5060,
             node_id=settings.node_id,
@@ -86,6 +97,8 @@ def main() -> None:
         finally:
             await listeners.stop()
             stack.close()
+            if isinstance(policy, LivePolicy):
+                await policy.stop()
             if pending:
                 await asyncio.wait(pending, timeout=5)
             await cdrs.stop()

@@ -99,6 +99,7 @@ class Call:
         "first_reply_at",
         "id",
         "phase",
+        "refusal",
         "started_at",
         "target",
         "timer",
@@ -120,6 +121,8 @@ class Call:
         self.attempt = -1
         self.attempts: list[CallAttempt] = []
         self.phase = Phase.ROUTING
+        #: Why the last target was skipped by the policy (e.g. a carrier at its limit).
+        self.refusal: Refusal | None = None
         self.started_at = datetime.now(UTC)
         self.b_started = 0.0
         self.first_reply_at: float | None = None
@@ -172,6 +175,8 @@ class B2BUA:
         self.dialogs = DialogTable()
         self._legs: dict[tuple[str, str, str], tuple[Call, str]] = {}
         self.calls: set[Call] = set()
+        # Policies with per-attempt limits (carrier, gateway) take them before each attempt.
+        self._begin_attempt = getattr(policy, "begin_attempt", None)
         stack.tu = self
 
     # -- helpers ---------------------------------------------------------------------------
@@ -279,16 +284,26 @@ class B2BUA:
         call.admission = decision
         self.calls.add(call)
         ACTIVE_CALLS.inc()
-        self._next_attempt(call)
+        if not self._next_attempt(call):  # no target, or every one refused by its limits
+            refusal = call.refusal or Refusal(503, ReleaseReason.NO_ROUTE)
+            self._answer_a(call, refusal.status, headers=refusal.headers)
+            self._finish(call, refusal.reason, ReleasedBy.SWITCH, refusal.status)
 
     def _next_attempt(self, call: Call) -> bool:
         """Send the INVITE to the next target; ``False`` when none is left."""
         admission = call.admission
         assert admission is not None
         call.attempt += 1
-        if call.attempt >= len(admission.targets):
-            return False
-        target = admission.targets[call.attempt]
+        while True:
+            if call.attempt >= len(admission.targets):
+                return False
+            target = admission.targets[call.attempt]
+            if self._begin_attempt is None:
+                break
+            call.refusal = self._begin_attempt(admission, target)
+            if call.refusal is None:
+                break
+            call.attempt += 1
         a = call.a_request
         max_forwards = (a.max_forwards or 70) - 1
         headers = [
@@ -400,7 +415,12 @@ class B2BUA:
         if status == 100:
             if call.first_reply_at is None:
                 call.first_reply_at = now
-                self._set_timer(call, target.ring_timeout, self._ring_timeout)
+                pdd = target.post_dial_delay
+                if pdd is not None and pdd < target.ring_timeout:
+                    remaining = max(0.0, pdd - (now - call.b_started))
+                    self._set_timer(call, remaining, self._post_dial_delay)
+                else:
+                    self._set_timer(call, target.ring_timeout, self._ring_timeout)
             return
         if status < 200:
             if call.phase is Phase.ROUTING:
@@ -497,6 +517,10 @@ class B2BUA:
     def _no_reply(self, call: Call) -> None:
         if call.phase is Phase.ROUTING and call.first_reply_at is None:
             self._give_up_attempt(call, "no reply")
+
+    def _post_dial_delay(self, call: Call) -> None:
+        if call.phase is Phase.ROUTING:
+            self._give_up_attempt(call, "post-dial delay")
 
     def _ring_timeout(self, call: Call) -> None:
         if call.phase in (Phase.ROUTING, Phase.EARLY):

@@ -19,6 +19,7 @@ from services.sip_core.sip import Peer, Request
 
 __all__ = [
     "Admission",
+    "AttemptPolicy",
     "CallPolicy",
     "MediaPlan",
     "Rating",
@@ -43,6 +44,9 @@ class Target:
     first_reply_timeout: float = 5.0
     #: Seconds to wait from the first reply for the answer.
     ring_timeout: float = 120.0
+    #: Seconds from our INVITE to a ringing/progress (18x) or final reply; ``None``: no limit
+    #: beyond ``ring_timeout``.
+    post_dial_delay: float | None = None
     failover_codes: frozenset[int] = DEFAULT_FAILOVER_CODES
     #: The buy rate matched for this carrier (into the CDR's attempt).
     buy_card_id: uuid.UUID | None = None
@@ -109,6 +113,17 @@ class CallPolicy(Protocol):
 
     def release(self, admission: Admission) -> None:
         """An admitted call has ended (called exactly once per admission)."""
+
+
+class AttemptPolicy(CallPolicy, Protocol):
+    """A policy that also takes per-attempt resources (carrier and gateway limits).
+
+    The B2BUA calls :meth:`begin_attempt` before sending each target its INVITE; a
+    :class:`Refusal` skips that target (e.g. a carrier at its channel limit). What an attempt
+    took is the policy's to give back at the next ``begin_attempt`` or at ``release``.
+    """
+
+    def begin_attempt(self, admission: Admission, target: Target) -> Refusal | None: ...
 
 
 class StaticRoutePolicy:
