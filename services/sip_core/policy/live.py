@@ -41,7 +41,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,7 +63,12 @@ from libs.routing import (
     apply_rewrites,
 )
 from services.sip_core.b2bua.policy import Admission, MediaPlan, Rating, Refusal, Target
-from services.sip_core.policy.digest import DigestAuthenticator, DigestOutcome, NonceService
+from services.sip_core.policy.digest import (
+    DEFAULT_ALGORITHMS,
+    DigestAuthenticator,
+    DigestOutcome,
+    NonceService,
+)
 from services.sip_core.policy.events import SecurityEvents
 from services.sip_core.policy.identify import IpMatch
 from services.sip_core.policy.limits import Lease, Limiter, LimitExceeded, LimitKey, LimitKind
@@ -144,6 +149,7 @@ class LivePolicy:
         zone: str = "",
         security: SecuritySink | None = None,
         nonce_lifetime: float = 30.0,
+        digest_algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -154,6 +160,7 @@ class LivePolicy:
         self.limiter = Limiter()
         self.nonces = NonceService(lifetime=nonce_lifetime)
         self._digests: dict[str, DigestAuthenticator] = {}
+        self.digest_algorithms = tuple(digest_algorithms)
         self._events: SecurityEvents | None = None
         if security is None and connector is not None:
             self._events = SecurityEvents(connector)
@@ -277,7 +284,9 @@ class LivePolicy:
     def digest_for(self, realm: str) -> DigestAuthenticator:
         found = self._digests.get(realm)
         if found is None:
-            found = self._digests[realm] = DigestAuthenticator(self.nonces, realm)
+            found = self._digests[realm] = DigestAuthenticator(
+                self.nonces, realm, self.digest_algorithms
+            )
         return found
 
     # -- the call path ----------------------------------------------------------------------------
