@@ -198,7 +198,8 @@ class LivePolicy:
     async def _first_load(self) -> None:
         assert self.view is not None
         await self.view.loaded.wait()
-        self._schedule()  # an empty bucket emits no change: build the (empty) snapshot anyway
+        if self._snapshot is None and (self._rebuilding is None or self._rebuilding.done()):
+            self._schedule()  # an empty bucket emits no change: build the empty snapshot
 
     async def stop(self) -> None:
         for task in (self._started, self._rebuilding):
