@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -256,6 +257,13 @@ class LivePolicy:
             self._dirty = False
             objects = {kind: dict(self.view.all(kind)) for kind in (*kinds, "firewall", "settings")}
             started = time.perf_counter()
+            # Parsing a card makes objects by the hundred thousand: with the collector on,
+            # that sets off full collections, each holding the GIL (and so every call) for
+            # hundreds of ms. Configuration holds no reference cycles; the build's objects
+            # are frozen out of the collector's sight once installed (refcounting frees them
+            # when a later snapshot replaces them).
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 snapshot = await asyncio.to_thread(
                     build_snapshot, objects, self._cards, built_at=time.time()
@@ -263,9 +271,13 @@ class LivePolicy:
             except Exception:
                 _log.exception("call policy snapshot failed to build; keeping the last one")
                 continue
+            finally:
+                if collecting:
+                    gc.enable()
             elapsed = time.perf_counter() - started
             REBUILD_SECONDS.observe(elapsed)
             self.install(snapshot)
+            gc.freeze()
             _log.info(
                 "call policy snapshot installed",
                 generation=self.generation,
