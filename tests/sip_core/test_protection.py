@@ -105,7 +105,8 @@ def test_firewall_block_allow_and_trusted_by_longest_prefix() -> None:
     )
     assert index.classify("198.51.100.1").blocked
     allowed = index.classify("198.51.100.7")
-    assert not allowed.blocked and not allowed.exempt
+    assert not allowed.blocked
+    assert not allowed.exempt
     assert index.classify("198.51.100.8").exempt
     assert index.classify("203.0.113.5").exempt
     assert index.classify("203.0.113.66").blocked
@@ -167,7 +168,9 @@ def test_a_source_over_the_limit_is_banned_then_re_evaluated() -> None:
     bans = [guard.hit("192.0.2.1", 100.0 + i * 0.1) for i in range(11)]
     assert bans[:10] == [None] * 10
     ban = bans[10]
-    assert ban is not None and ban.requests == 11 and ban.until == pytest.approx(161.0)
+    assert ban is not None
+    assert ban.requests == 11
+    assert ban.until == pytest.approx(161.0)
     assert guard.banned("192.0.2.1", 150.0)
     assert not guard.banned("192.0.2.2", 150.0)
     assert not guard.banned("192.0.2.1", 161.5)  # served its time
@@ -241,8 +244,10 @@ def test_new_requests_are_counted_in_dialog_traffic_is_not() -> None:
     assert [screen(gate, request("OPTIONS"), "127.0.0.2") for _ in range(6)] == [True] * 5 + [False]
     assert not gate.admit("127.0.0.2")  # ignored from now on
     flooded = [e for e in events if isinstance(e, SourceFlooded)]
-    assert len(flooded) == 1 and flooded[0].source_address == "127.0.0.2"
-    assert flooded[0].limit == 5 and flooded[0].ban_seconds == 60
+    assert len(flooded) == 1
+    assert flooded[0].source_address == "127.0.0.2"
+    assert flooded[0].limit == 5
+    assert flooded[0].ban_seconds == 60
     assert gate.admit("127.0.0.3")  # another source is unaffected
     clock.now += 61
     assert gate.admit("127.0.0.2")
@@ -278,7 +283,8 @@ def test_scanner_user_agents_are_dropped_and_reported_once_a_minute() -> None:
     assert screen(gate, request("INVITE", user_agent="Asterisk PBX 20.1"), "127.0.0.8")
     scans = [e for e in events if isinstance(e, ScannerDetected)]
     assert len(scans) == 1
-    assert scans[0].fingerprint == "friendly-scanner" and scans[0].to_user == "100"
+    assert scans[0].fingerprint == "friendly-scanner"
+    assert scans[0].to_user == "100"
     clock.now += 61
     screen(gate, request("OPTIONS", user_agent="friendly-scanner"), "127.0.0.7")
     assert len([e for e in events if isinstance(e, ScannerDetected)]) == 2
