@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from libs.bus.cdr import CallEnded
+from libs.liveconfig import ConfigView
+from libs.liveconfig.models import CONFIG_KINDS
 from libs.node import Node
 from libs.telemetry import configure_logging
 from services.sip_core.b2bua.calls import B2BUA
@@ -15,6 +18,7 @@ from services.sip_core.b2bua.policy import CallPolicy, StaticRoutePolicy
 from services.sip_core.b2bua.refuse import NoRoutingPolicy
 from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
+from services.sip_core.protection import KINDS, LiveProtection, Protection, SecurityReporter
 from services.sip_core.sip import Peer, TransactionLayer
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
@@ -48,7 +52,15 @@ def main() -> None:
     settings = SipCoreSettings()
     configure_logging(service="sip_core", level=settings.log_level, json=settings.json_logs)
     stack = SipStack(TransactionLayer(max_transactions=settings.sip.max_transactions))
-    listeners = SipListeners(stack.received, settings.sip)
+    # The security plane: consulted by the transports before parsing. Its clock is the
+    # monotonic one the event loop uses.
+    protection = Protection(
+        time.monotonic,
+        node_id=settings.node_id,
+        zone=settings.zone,
+        max_sources=settings.sip.flood_max_sources,
+    )
+    listeners = SipListeners(stack.received, settings.sip, gate=protection)
     stack.sender = listeners
     calls: dict[str, B2BUA] = {}
 
@@ -61,6 +73,20 @@ def main() -> None:
             task = asyncio.get_running_loop().create_task(cdrs.send(cdr))
             pending.add(task)
             task.add_done_callback(pending.discard)
+
+        reporter = SecurityReporter(node.connector)
+        reporter.start()
+        protection.report = reporter.report
+        # TODO(lead, on merge): share one ConfigView with the call policy — fan its on_change
+        # out to live.on_change and the policy's handler, and pass that view here.
+        view = ConfigView(
+            node.connector,
+            {kind: CONFIG_KINDS[kind] for kind in KINDS},
+            on_change=lambda changes: live.on_change(changes),
+        )
+        live = LiveProtection(protection, view, trusted=settings.sip.trusted_networks)
+        live.start(node.connector)
+        view.start()
 
         await listeners.start()
         host = settings.sip.advertised_address or settings.sip.host
@@ -86,6 +112,9 @@ def main() -> None:
         finally:
             await listeners.stop()
             stack.close()
+            await view.stop()
+            await live.stop()
+            await reporter.stop()
             if pending:
                 await asyncio.wait(pending, timeout=5)
             await cdrs.stop()
