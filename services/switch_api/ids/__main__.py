@@ -11,23 +11,15 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from pydantic import Field
 
-from libs.config import HttpSettings, ServiceSettings
 from libs.db import Database
 from libs.node import bus_connector
 from libs.telemetry import configure_logging
 from libs.web import build_app, http_server, run_until_signalled
+from services.switch_api.ids.config import IdsSettings
 from services.switch_api.ids.worker import IdsWorker
 
 VERSION = "0.1.0"
-
-
-class IdsSettings(ServiceSettings):
-    http: HttpSettings = HttpSettings(port=8006)
-    #: Distinct usernames tried from one source (within the auth-failure window) that make a
-    #: username enumeration.
-    enumeration_usernames: int = Field(5, ge=2, le=1000)
 
 
 async def run(settings: IdsSettings, stop: asyncio.Event) -> None:
