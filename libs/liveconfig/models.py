@@ -75,6 +75,8 @@ class CustomerConfig(ConfigObject):
     max_call_duration: int = 0
     #: CIDR networks the account's calls may come from (empty: anywhere).
     source_ranges: list[str] = Field(default_factory=list)
+    #: Flood limit for sources in the account's ranges (``None``: the global setting).
+    flood_max_requests: int | None = None
 
 
 class BalanceConfig(ConfigObject):

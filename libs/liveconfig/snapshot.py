@@ -105,6 +105,7 @@ def customer_config(row: Customer) -> CustomerConfig:
         cps_limit=row.cps_limit,
         max_call_duration=row.max_call_duration,
         source_ranges=list(row.source_ranges),
+        flood_max_requests=row.flood_max_requests,
     )
 
 

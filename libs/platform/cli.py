@@ -41,6 +41,8 @@ class Ports:
     sip_tls: int
     rtp_min: int
     rtp_max: int
+    #: The intrusion-detection worker's health/metrics port.
+    ids: int = 8006
 
 
 def _sqlite_url(data_dir: Path) -> str:
@@ -69,7 +71,10 @@ def _child_specs(
         "lookup_api": ports.lookup_api,
         "sip_core": ports.sip_core_http,
         "rtp_relay": ports.rtp_relay_http,
+        "ids": ports.ids,
     }
+    # Workers that live in a service's package rather than a service of their own.
+    modules = {"ids": "services.switch_api.ids"}
     extra: dict[str, dict[str, str]] = {
         # Only the login-bearing APIs get the identity secrets (as files, never values).
         "switch_api": dict(identity_env or {}),
@@ -97,6 +102,7 @@ def _child_specs(
                 **extra.get(name, {}),
             },
             ready_url=f"http://{_url_host(host)}:{port}/readyz",
+            module=modules.get(name, ""),
         )
         for name, port in http_ports.items()
     ]

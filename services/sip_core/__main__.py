@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from libs.bus import BusConnector
 from libs.bus.cdr import CallEnded
+from libs.liveconfig import Change, ConfigView
+from libs.liveconfig.models import CONFIG_KINDS
 from libs.node import Node
 from libs.telemetry import configure_logging
 from services.sip_core.b2bua.calls import B2BUA
@@ -17,6 +20,7 @@ from services.sip_core.b2bua.refuse import NoRoutingPolicy
 from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
 from services.sip_core.policy import LivePolicy
+from services.sip_core.protection import KINDS, LiveProtection, Protection, SecurityReporter
 from services.sip_core.sip import Peer, TransactionLayer
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
@@ -39,9 +43,16 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def policy_for(settings: SipCoreSettings, connector: BusConnector | None) -> CallPolicy:
+def policy_for(
+    settings: SipCoreSettings,
+    connector: BusConnector | None,
+    protection: Protection | None = None,
+    on_change: Callable[[list[Change]], None] | None = None,
+) -> CallPolicy:
     """The static route when one is set (lab, benchmark baseline); else the live policy, or
-    refusing every call when there is no bus to read the configuration from."""
+    refusing every call when there is no bus to read the configuration from. The live policy
+    reports authentication failures to ``protection`` (they count towards a flood) and hands
+    every configuration change on to ``on_change``."""
     if settings.sip.static_route:
         host, port = settings.sip.static_route.rsplit(":", 1)
         return StaticRoutePolicy(Peer("UDP", host, int(port)))
@@ -52,6 +63,8 @@ def policy_for(settings: SipCoreSettings, connector: BusConnector | None) -> Cal
         node_id=settings.node_id,
         zone=settings.zone,
         digest_algorithms=settings.sip.digest_algorithms,
+        on_auth_failure=protection.auth_failed if protection is not None else None,
+        on_change=on_change,
     )
 
 
@@ -59,7 +72,15 @@ def main() -> None:
     settings = SipCoreSettings()
     configure_logging(service="sip_core", level=settings.log_level, json=settings.json_logs)
     stack = SipStack(TransactionLayer(max_transactions=settings.sip.max_transactions))
-    listeners = SipListeners(stack.received, settings.sip)
+    # The security plane: consulted by the transports before parsing. Its clock is the
+    # monotonic one the event loop uses.
+    protection = Protection(
+        time.monotonic,
+        node_id=settings.node_id,
+        zone=settings.zone,
+        max_sources=settings.sip.flood_max_sources,
+    )
+    listeners = SipListeners(stack.received, settings.sip, gate=protection)
     stack.sender = listeners
     calls: dict[str, B2BUA] = {}
 
@@ -73,11 +94,32 @@ def main() -> None:
             pending.add(task)
             task.add_done_callback(pending.discard)
 
-        policy = policy_for(settings, node.connector)
-        if isinstance(policy, LivePolicy):
+        reporter = SecurityReporter(node.connector)
+        reporter.start()
+        protection.report = reporter.report
+        live: LiveProtection | None = None
+
+        def changed(changes: list[Change]) -> None:
+            if live is not None:
+                live.on_change(changes)
+
+        policy = policy_for(settings, node.connector, protection, changed)
+        view: ConfigView
+        if isinstance(policy, LivePolicy) and policy.view is not None:
+            # One view of the configuration for the node: the policy's, its changes fanned
+            # out to the security plane (firewall, exemptions, flood thresholds).
+            view = policy.view
             policy.start()
             # Not ready (and so not announced to load balancers) before the first snapshot.
             node.readiness["config"] = policy.check_ready
+        else:
+            view = ConfigView(
+                node.connector, {kind: CONFIG_KINDS[kind] for kind in KINDS}, on_change=changed
+            )
+            view.start()
+        live = LiveProtection(protection, view, trusted=settings.sip.trusted_networks)
+        live.start(node.connector)
+
         await listeners.start()
         host = settings.sip.advertised_address or settings.sip.host
         calls["b2bua"] = B2BUA(
@@ -103,7 +145,11 @@ def main() -> None:
             await listeners.stop()
             stack.close()
             if isinstance(policy, LivePolicy):
-                await policy.stop()
+                await policy.stop()  # and its view
+            else:
+                await view.stop()
+            await live.stop()
+            await reporter.stop()
             if pending:
                 await asyncio.wait(pending, timeout=5)
             await cdrs.stop()

@@ -36,6 +36,11 @@ class SipSettings(BaseModel):
     static_route: str | None = Field(None, pattern=r"^[^:\s]+:\d{1,5}$")
     #: Live transactions allowed before new requests get 503 + Retry-After.
     max_transactions: int = Field(100_000, ge=100)
+    #: Networks never flood-banned by this node, beside the live configuration's trusted
+    #: firewall rules, IP authentication entries and platform nodes (e.g. a load balancer).
+    trusted_networks: list[str] = Field(default_factory=list)
+    #: Sources tracked by the flood guard at once (bounded under a spoofed-source flood).
+    flood_max_sources: int = Field(65_536, ge=1024)
     #: The node's event loop (``TANDEM_SIP__EVENT_LOOP``). uvloop takes less CPU per call
     #: (``bench/sip_bench.py --loops uvloop,asyncio`` measures both).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"

@@ -388,6 +388,10 @@ class FirewallRule(UUIDPrimaryKeyMixin, TimestampedMixin, _Versioned, Base):
         _enum(FirewallSource), default=FirewallSource.MANUAL
     )
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None, index=True)
+    #: What an automatic block was based on (the IDS worker's counts, samples, node reports).
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: How many times the IDS worker has blocked this network (the expiry grows with it).
+    offences: Mapped[int] = mapped_column(Integer, default=0)
 
     __mapper_args__ = {"version_id_col": _Versioned.version}
 

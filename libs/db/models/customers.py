@@ -56,6 +56,9 @@ class Customer(UUIDPrimaryKeyMixin, TimestampedMixin, Base):
     max_call_duration: Mapped[int] = mapped_column(Integer, default=0)
     #: CIDR networks the account's traffic may come from; empty means anywhere.
     source_ranges: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Flood limit (requests per window) for sources in the account's ranges; ``None``: the
+    #: global setting.
+    flood_max_requests: Mapped[int | None] = mapped_column(Integer, default=None)
     notes: Mapped[str] = mapped_column(Text, default="")
     #: Bumped on every update: optimistic concurrency (ETag / If-Match) and config versions.
     version: Mapped[int] = mapped_column(Integer, default=1, info=UNAUDITED)

@@ -151,6 +151,8 @@ class LivePolicy:
         node_id: str = "",
         zone: str = "",
         security: SecuritySink | None = None,
+        on_auth_failure: Callable[[str], None] | None = None,
+        on_change: Callable[[list[Change]], None] | None = None,
         nonce_lifetime: float = 30.0,
         digest_algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         clock: Callable[[], float] = time.monotonic,
@@ -169,6 +171,11 @@ class LivePolicy:
             self._events = SecurityEvents(connector)
             security = self._events.emit
         self._security = security
+        #: Told the source host of every authentication failure (flood protection counts them).
+        self._on_auth_failure = on_auth_failure
+        #: Also given every configuration change: other components of the node (the security
+        #: plane) share this view instead of watching the bucket a second time.
+        self._on_change = on_change
         self._snapshot: PolicySnapshot | None = None
         self.generation = 0
         self._cards = RateCardCache()
@@ -243,6 +250,11 @@ class LivePolicy:
         self._balances = balances
 
     def _changed(self, changes: list[Change]) -> None:
+        if self._on_change is not None:
+            try:
+                self._on_change(changes)
+            except Exception:
+                _log.exception("configuration change listener failed")
         if all(change.kind == "balance" for change in changes):
             return
         self._schedule()
@@ -597,6 +609,11 @@ class LivePolicy:
         realm: str | None = None,
         customer_id: str | None = None,
     ) -> None:
+        if self._on_auth_failure is not None:
+            try:
+                self._on_auth_failure(source.host)
+            except Exception:
+                _log.exception("authentication failure not counted")
         sink = self._security
         if sink is None:
             return

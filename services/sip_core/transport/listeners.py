@@ -10,7 +10,7 @@ import structlog
 
 from services.sip_core.config import SipSettings
 from services.sip_core.sip import Limits, Peer
-from services.sip_core.transport.common import MessageSink
+from services.sip_core.transport.common import Gate, MessageSink
 from services.sip_core.transport.stream import StreamConnections
 from services.sip_core.transport.udp import UdpTransport
 
@@ -34,9 +34,11 @@ class SipListeners:
     connected TCP/TLS peer (connections we open ourselves towards carriers come later).
     """
 
-    def __init__(self, sink: MessageSink, settings: SipSettings) -> None:
+    def __init__(self, sink: MessageSink, settings: SipSettings, gate: Gate | None = None) -> None:
         self.sink = sink
         self.settings = settings
+        #: The security plane (firewall, flood guard), consulted before parsing.
+        self.gate = gate
         self.limits = Limits(max_message_size=settings.max_message_size)
         self.udp: UdpTransport | None = None
         self._udp_transport: asyncio.DatagramTransport | None = None
@@ -50,7 +52,8 @@ class SipListeners:
         s = self.settings
         if s.udp_port:
             transport, protocol = await loop.create_datagram_endpoint(
-                lambda: UdpTransport(self.sink, self.limits), local_addr=(s.host, s.udp_port)
+                lambda: UdpTransport(self.sink, self.limits, self.gate),
+                local_addr=(s.host, s.udp_port),
             )
             self._udp_transport, self.udp = transport, protocol
             self.bound["udp"] = transport.get_extra_info("sockname")[:2]
@@ -72,6 +75,7 @@ class SipListeners:
             transport=name.upper(),
             idle_timeout=self.settings.tcp_idle_timeout,
             max_connections=self.settings.max_connections,
+            gate=self.gate,
         )
         server = await asyncio.get_running_loop().create_server(
             shared.protocol, self.settings.host, port, ssl=context, reuse_address=True

@@ -16,7 +16,7 @@ from services.sip_core.sip import (
     Response,
     StreamFramer,
 )
-from services.sip_core.transport.common import SIP_DROPPED, MessageSink, rejected
+from services.sip_core.transport.common import SIP_DROPPED, Gate, MessageSink, rejected
 
 _log = structlog.get_logger(__name__)
 
@@ -32,8 +32,10 @@ class StreamConnections:
         transport: str,
         idle_timeout: float,
         max_connections: int,
+        gate: Gate | None = None,
     ) -> None:
         self.sink = sink
+        self.gate = gate
         self.limits = limits
         self.transport = transport
         self.idle_timeout = idle_timeout
@@ -66,6 +68,11 @@ class SipStreamProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         address = transport.get_extra_info("peername") or ("", 0)
         self.peer = Peer(self.shared.transport, address[0], address[1])
+        gate = self.shared.gate
+        if gate is not None and not gate.admit(self.peer.host):
+            # Refused on accept, before a TLS handshake or a byte is read.
+            self.transport.abort()
+            return
         if len(self.shared.open) >= self.shared.max_connections:
             SIP_DROPPED.labels("connection_limit").inc()
             self.transport.abort()
@@ -80,6 +87,12 @@ class SipStreamProtocol(asyncio.Protocol):
             self._idle.cancel()
 
     def data_received(self, data: bytes) -> None:
+        gate = self.shared.gate
+        if gate is not None and not gate.admit(self.peer.host):
+            # Blocked or banned since the connection opened: hang up.
+            if self.transport is not None:
+                self.transport.abort()
+            return
         self._arm_idle_timer()
         try:
             self._handle(data)
@@ -91,22 +104,25 @@ class SipStreamProtocol(asyncio.Protocol):
     def _handle(self, data: bytes) -> None:
         self.framer.feed(data)
         source = (self.peer.host, self.peer.port)
+        gate = self.shared.gate
         while True:
             try:
                 message = self.framer.next_message()
             except (FramingError, MessageTooLarge) as err:
                 # Where the next message starts is unknowable: answer if we can, then hang up.
-                rejected(err, source, self._reply)
+                rejected(err, source, self._reply, gate)
                 self.close()
                 return
             except ParseError as err:
-                rejected(err, source, self._reply)
+                rejected(err, source, self._reply, gate)
                 continue
             pings = self.framer.take_pings()
             if pings:
                 self.send(b"\r\n" * pings)  # RFC 5626 §3.5.1 pong for each CRLFCRLF ping
             if message is None:
                 return
+            if gate is not None and not gate.screen(message, self.peer):
+                continue
             self.shared.sink(message, self.peer)
 
     def _reply(self, response: Response) -> None:

@@ -26,6 +26,15 @@ SourceRanges = Annotated[
         examples=[["203.0.113.0/24"]],
     ),
 ]
+FloodLimit = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=1_000_000,
+        description="Requests per flood window allowed from each of the account's source "
+        "ranges before the source is ignored; omit (null) to use the global setting.",
+    ),
+]
 Notes = Annotated[str, Field(max_length=10_000, examples=["Billing contact: noc@acme.example"])]
 
 
@@ -41,6 +50,7 @@ class CustomerCreate(BaseModel):
     daily_spend_limit: NonNegativeAmount = Decimal(0)
     max_call_duration: Seconds = 0
     source_ranges: SourceRanges = []
+    flood_max_requests: FloodLimit | None = None
     notes: Notes = ""
 
 
@@ -58,6 +68,7 @@ class CustomerUpdate(BaseModel):
     daily_spend_limit: NonNegativeAmount | None = None
     max_call_duration: Seconds | None = None
     source_ranges: SourceRanges | None = None
+    flood_max_requests: FloodLimit | None = Field(None, description="`null` clears it.")
     notes: Notes | None = None
 
 
@@ -75,6 +86,7 @@ class Customer(BaseModel):
     daily_spend_limit: Amount
     max_call_duration: int
     source_ranges: list[str]
+    flood_max_requests: int | None
     notes: str
     version: int = Field(description="Increases with every change.")
     created_at: datetime

@@ -51,7 +51,7 @@ class CustomerService:
 
     async def update(self, customer_id: uuid.UUID, data: CustomerUpdate) -> Customer:
         customer = await self.get(customer_id)
-        changes = changes_of(data)
+        changes = changes_of(data, nullable={"flood_max_requests"})
         if "source_ranges" in changes:
             changes["source_ranges"] = normalise_networks("source_ranges", changes["source_ranges"])
         limit = changes.get("channel_limit")

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, or_
+from sqlalchemy import Select, or_, select
 
 from libs.db import Repository, SortKey
-from libs.db.models import FirewallAction, FirewallRule, FirewallSource
+from libs.db.models import Customer, FirewallAction, FirewallRule, FirewallSource, IpAuthEntry
 
 
 class FirewallRepository(Repository[FirewallRule]):
@@ -37,3 +39,33 @@ class FirewallRepository(Repository[FirewallRule]):
                 FirewallRule.network.startswith(network_prefix, autoescape=True)
             )
         return statement
+
+    async def by_network(self, network: str) -> FirewallRule | None:
+        return await self.session.scalar(
+            select(FirewallRule).where(FirewallRule.network == network)
+        )
+
+    async def active(
+        self, actions: Sequence[FirewallAction], at: datetime | None
+    ) -> Sequence[FirewallRule]:
+        """Rules with one of ``actions`` that have not expired at ``at`` (``None``: all)."""
+        statement = self.filtered(active_at=at).where(FirewallRule.action.in_(list(actions)))
+        rules: Sequence[FirewallRule] = (await self.session.scalars(statement)).all()  # type: ignore[assignment]
+        return rules
+
+    async def authorised_addresses(self) -> Sequence[IpAuthEntry]:
+        """Every IP authentication entry (customers' and carriers', both directions)."""
+        return (await self.session.scalars(select(IpAuthEntry))).all()
+
+    async def customer_sources(self, customer_id: uuid.UUID) -> list[str]:
+        """The networks a customer's traffic comes from: its IP authentication entries and its
+        source ranges."""
+        addresses = (
+            await self.session.scalars(
+                select(IpAuthEntry.address).where(IpAuthEntry.customer_id == customer_id)
+            )
+        ).all()
+        ranges = await self.session.scalar(
+            select(Customer.source_ranges).where(Customer.id == customer_id)
+        )
+        return [*addresses, *(ranges or [])]

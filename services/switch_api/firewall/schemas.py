@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -62,6 +62,10 @@ class FirewallRule(BaseModel):
     reason: str
     source: FirewallSource
     expires_at: datetime | None
+    evidence: dict[str, Any] = Field(
+        description="What an automatic block was based on (counts, samples, reporting nodes)."
+    )
+    offences: int = Field(description="Times the IDS has blocked this network (0: manual).")
     expired: bool = Field(description="Past its expiry: no longer applied (kept for history).")
     version: int
     created_at: datetime

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import builtins
+import ipaddress
 import uuid
 from datetime import datetime
 
@@ -88,6 +90,24 @@ class FirewallService:
         await self.rules.delete(await self.get(rule_id))
         self.live.delete(self.uow, [("firewall", rule_id)])
 
+    async def blocks_hitting_customer(
+        self, customer_id: uuid.UUID, *, active_only: bool = True
+    ) -> builtins.list[FirewallRule]:
+        """Block rules whose network overlaps the customer's authorised addresses (its IP
+        authentication entries and source ranges), newest first — what customer_api shows a
+        customer ("your address was blocked"), automatic or manual."""
+        sources = [n for n in map(_network, await self.rules.customer_sources(customer_id)) if n]
+        if not sources:
+            return []
+        blocks = await self.rules.active([FirewallAction.BLOCK], utcnow() if active_only else None)
+        hits = [
+            rule
+            for rule in blocks
+            if (network := _network(rule.network)) is not None
+            and any(_overlaps(network, source) for source in sources)
+        ]
+        return sorted(hits, key=lambda rule: rule.created_at, reverse=True)
+
     @staticmethod
     def _check_expiry(expires_at: datetime | None) -> None:
         if expires_at is not None and expires_at <= utcnow():
@@ -100,3 +120,17 @@ class FirewallService:
             self.live.put(self.uow, firewall_config(rule))
         if rule.expires_at is not None:
             self.live.schedule_changed(self.uow)
+
+
+def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None  # an FQDN (egress entries)
+
+
+def _overlaps(
+    a: ipaddress.IPv4Network | ipaddress.IPv6Network,
+    b: ipaddress.IPv4Network | ipaddress.IPv6Network,
+) -> bool:
+    return a.version == b.version and a.overlaps(b)
