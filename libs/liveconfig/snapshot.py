@@ -281,14 +281,12 @@ async def load_snapshot(
     customers = (await session.scalars(select(Customer))).all()
     objects += [customer_config(c) for c in customers]
     today = now.astimezone(UTC).date()
-    spent = dict(
+    spent: dict[uuid.UUID, Decimal] = dict(
         (
             await session.execute(
                 select(DailySpend.customer_id, DailySpend.amount).where(DailySpend.day == today)
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     objects += [
         balance_config(c, spent_today=spent.get(c.id, Decimal(0)), day=today) for c in customers
