@@ -27,8 +27,6 @@ __all__ = ["BILLING_AUTHOR", "IngestResult", "ingest"]
 
 #: The ledger author of call charges.
 BILLING_AUTHOR = "billing"
-#: Rows per INSERT statement (PostgreSQL allows 32,767 parameters; a CDR row has ~48).
-_ROWS_PER_INSERT = 500
 
 
 @dataclass
@@ -66,15 +64,18 @@ async def ingest(
         {"id": uuid.uuid4(), "rated_at": now, **rated[call_id].row} for call_id in sorted(rated)
     ]
     result = IngestResult()
-    for start in range(0, len(rows), _ROWS_PER_INSERT):
-        chunk = rows[start : start + _ROWS_PER_INSERT]
+    if rows:
+        # One statement executed for many rows (compiled once, cached; SQLAlchemy batches the
+        # rows into multi-row VALUES itself): a multi-row VALUES built per batch would take
+        # longer to compile than the database takes to run it.
         statement = (
-            dialect_insert(session, Cdr)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=[Cdr.call_id])  # type: ignore[attr-defined]
-            .returning(Cdr.call_id)
+            dialect_insert(session, Cdr.__table__)
+            .on_conflict_do_nothing(index_elements=["call_id"])  # type: ignore[attr-defined]
+            .returning(Cdr.__table__.c.call_id)
         )
-        result.stored += (await session.scalars(statement)).all()
+        connection = await session.connection()
+        returned = await connection.execute(statement, rows)
+        result.stored = list(returned.scalars().all())
     result.duplicates = len(cdrs) - len(result.stored)
     stored = set(result.stored)
     postings = [

@@ -17,12 +17,12 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Insert, select, update
+from sqlalchemy import Insert, Uuid, column, select, update, values
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from libs.db.models import Customer, DailySpend, LedgerEntry, LedgerKind
-from libs.db.types import utcnow
+from libs.db.models import BALANCE_SCALE, Customer, DailySpend, LedgerEntry, LedgerKind
+from libs.db.types import Money, utcnow
 from libs.liveconfig.models import BalanceConfig
 from libs.liveconfig.snapshot import amount as decimal_text
 
@@ -79,21 +79,12 @@ async def post(session: AsyncSession, postings: Sequence[Posting]) -> dict[uuid.
     states: dict[uuid.UUID, BalanceState] = {}
     entries: list[dict[str, Any]] = []
     spend: dict[tuple[uuid.UUID, date], Decimal] = {}
+    moved = await _move_balances(
+        session, {c: sum((p.amount for p in by_customer[c]), _ZERO) for c in by_customer}
+    )
     for customer_id in sorted(by_customer):
         mine = by_customer[customer_id]
-        total = sum((p.amount for p in mine), _ZERO)
-        row = (
-            await session.execute(
-                update(Customer)
-                .where(Customer.id == customer_id)
-                .values(
-                    balance=Customer.balance + total,
-                    balance_version=Customer.balance_version + 1,
-                )
-                .returning(Customer.balance, Customer.balance_version, Customer.currency)
-                .execution_options(synchronize_session=False)
-            )
-        ).one_or_none()
+        row = moved.get(customer_id)
         if row is None:
             continue
         balance, version, currency = row
@@ -128,7 +119,9 @@ async def post(session: AsyncSession, postings: Sequence[Posting]) -> dict[uuid.
             customer_id, balance, version, currency, tuple(reversed(ids))
         )
     if entries:
-        await session.execute(dialect_insert(session, LedgerEntry), entries)
+        await (await session.connection()).execute(
+            dialect_insert(session, LedgerEntry.__table__), entries
+        )
     if spend:
         statement = dialect_insert(session, DailySpend)
         statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
@@ -143,6 +136,57 @@ async def post(session: AsyncSession, postings: Sequence[Posting]) -> dict[uuid.
             ],
         )
     return states
+
+
+async def _move_balances(
+    session: AsyncSession, totals: dict[uuid.UUID, Decimal]
+) -> dict[uuid.UUID, tuple[Decimal, int, str]]:
+    """Add each total to its customer's balance atomically; ``(balance, version, currency)``.
+
+    PostgreSQL: the rows are locked in id order (``SELECT … ORDER BY id FOR UPDATE``: no
+    deadlock between workers), then one ``UPDATE … FROM (VALUES …) RETURNING`` moves them all.
+    SQLite (one writer at a time anyway): one ``UPDATE … RETURNING`` per customer.
+    """
+    if not totals:
+        return {}
+    ids = sorted(totals)
+    moved: dict[uuid.UUID, tuple[Decimal, int, str]] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id).with_for_update()
+        )
+        deltas = values(
+            column("id", Uuid()), column("delta", Money(scale=BALANCE_SCALE)), name="deltas"
+        ).data([(customer, totals[customer]) for customer in ids])
+        rows = await session.execute(
+            update(Customer)
+            .where(Customer.id == deltas.c.id)
+            .values(
+                balance=Customer.balance + deltas.c.delta,
+                balance_version=Customer.balance_version + 1,
+            )
+            .returning(Customer.id, Customer.balance, Customer.balance_version, Customer.currency)
+            .execution_options(synchronize_session=False)
+        )
+        for customer, balance, version, currency in rows:
+            moved[customer] = (balance, version, currency)
+        return moved
+    for customer in ids:
+        row = (
+            await session.execute(
+                update(Customer)
+                .where(Customer.id == customer)
+                .values(
+                    balance=Customer.balance + totals[customer],
+                    balance_version=Customer.balance_version + 1,
+                )
+                .returning(Customer.balance, Customer.balance_version, Customer.currency)
+                .execution_options(synchronize_session=False)
+            )
+        ).one_or_none()
+        if row is not None:
+            moved[customer] = (row[0], row[1], row[2])
+    return moved
 
 
 async def balance_configs(
