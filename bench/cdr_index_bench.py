@@ -42,18 +42,18 @@ INSERT INTO cdrs (id, call_id, sip_call_id, node_id, zone, source_address, custo
     billed_seconds, cost_seconds, sip_code, sip_reason, release_reason, released_by, charge,
     cost, attempts, media, rated_at)
 SELECT md5(g::text || 'id')::uuid, 'bench-' || g, g || '@bench', 'bench', 'eu', '127.0.0.2:5060',
-    ('00000000-0000-0000-0000-' || lpad(to_hex(g % :customers), 12, '0'))::uuid,
+    ('00000000-0000-0000-0000-' || lpad(to_hex(g % CAST(:customers AS bigint)), 12, '0'))::uuid,
     '4420' || (g % 1000000), '49' || (g % 100000000), '4420' || (g % 1000000),
     '49' || (g % 100000000), '49', 'Germany', 0.0125, 'EUR',
     ('00000000-0000-0000-0001-' || lpad(to_hex(g % 50), 12, '0'))::uuid,
-    :epoch + (g::bigint * :span / :rows) * interval '1 second',
+    CAST(:epoch AS timestamptz) + (g * CAST(:span AS bigint) / CAST(:rows AS bigint)) * interval '1 second',
     CASE WHEN g % 3 = 0 THEN NULL
          ELSE :epoch + (g::bigint * :span / :rows + 3) * interval '1 second' END,
     :epoch + (g::bigint * :span / :rows + 63) * interval '1 second',
     CASE WHEN g % 3 = 0 THEN 0 ELSE 60000 END, 60, 60,
     CASE WHEN g % 3 = 0 THEN 486 ELSE 200 END, '', 'normal', 'caller', 0.0125, 0.009,
     '[]', '{}', now()
-FROM generate_series(:first, :last) AS g
+FROM generate_series(CAST(:first AS bigint), CAST(:last AS bigint)) AS g
 """)
 
 
