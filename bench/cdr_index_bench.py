@@ -46,7 +46,8 @@ SELECT md5(g::text || 'id')::uuid, 'bench-' || g, g || '@bench', 'bench', 'eu', 
     '4420' || (g % 1000000), '49' || (g % 100000000), '4420' || (g % 1000000),
     '49' || (g % 100000000), '49', 'Germany', 0.0125, 'EUR',
     ('00000000-0000-0000-0001-' || lpad(to_hex(g % 50), 12, '0'))::uuid,
-    CAST(:epoch AS timestamptz) + (g * CAST(:span AS bigint) / CAST(:rows AS bigint)) * interval '1 second',
+    CAST(:epoch AS timestamptz)
+        + (g * CAST(:span AS bigint) / CAST(:rows AS bigint)) * interval '1 second',
     CASE WHEN g % 3 = 0 THEN NULL
          ELSE :epoch + (g::bigint * :span / :rows + 3) * interval '1 second' END,
     :epoch + (g::bigint * :span / :rows + 63) * interval '1 second',
