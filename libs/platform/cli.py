@@ -43,6 +43,8 @@ class Ports:
     rtp_max: int
     #: The intrusion-detection worker's health/metrics port.
     ids: int = 8006
+    #: The billing worker's health/metrics port.
+    billing_http: int = 8007
 
 
 def _sqlite_url(data_dir: Path) -> str:
@@ -72,9 +74,10 @@ def _child_specs(
         "sip_core": ports.sip_core_http,
         "rtp_relay": ports.rtp_relay_http,
         "ids": ports.ids,
+        "billing": ports.billing_http,
     }
     # Workers that live in a service's package rather than a service of their own.
-    modules = {"ids": "services.switch_api.ids"}
+    modules = {"ids": "services.switch_api.ids", "billing": "services.switch_api.billing"}
     extra: dict[str, dict[str, str]] = {
         # Only the login-bearing APIs get the identity secrets (as files, never values).
         "switch_api": dict(identity_env or {}),
@@ -157,6 +160,7 @@ def up(
     lookup_api_port: int = 8003,
     sip_core_http_port: int = 8004,
     rtp_relay_http_port: int = 8005,
+    billing_http_port: Annotated[int, typer.Option(help="The billing worker's health.")] = 8007,
     sip_port: Annotated[int, typer.Option(help="SIP over UDP and TCP.")] = 5060,
     sip_tls_port: int = 5061,
     rtp_port_min: int = 20000,
@@ -182,6 +186,7 @@ def up(
         sip_tls_port,
         rtp_port_min,
         rtp_port_max,
+        billing_http_port,
     )
 
     nats: NatsServer | None = None
@@ -294,6 +299,7 @@ def _print_banner(
             "rtp_relay",
             f"RTP {ports.rtp_min}-{ports.rtp_max}/udp  health http://{h}:{ports.rtp_relay_http}",
         ),
+        ("billing", f"CDR rating worker  health http://{h}:{ports.billing_http}"),
         ("nats", getattr(nats, "url", "external") if nats is not None else "external"),
         (
             "database",

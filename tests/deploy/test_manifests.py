@@ -41,8 +41,9 @@ HTTP_PORTS = {
     "lookup_api": 8003,
     "sip_core": 8004,
     "rtp_relay": 8005,
-    # The intrusion-detection worker (switch_api's package, its own process).
+    # Workers in switch_api's package, each its own process (python -m services.switch_api.X).
     "switch_api.ids": 8006,
+    "switch_api.billing": 8007,
 }
 #: ``tandem migrate`` (the console script); ``python -m libs.platform.cli migrate`` only once that
 #: module runs its app when executed (today it has no ``__main__`` guard: a silent no-op, exit 0).

@@ -81,6 +81,7 @@ class IdsWorker:
         #: Set once the durable consumer exists (events from then on are seen).
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def _thresholds(self) -> Thresholds:
         s = self.settings
@@ -98,15 +99,18 @@ class IdsWorker:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
+        self._stopping = True
+        # Cancel until the task ends: on Python 3.11 a cancellation that lands while nats-py's
+        # fetch completes its wait_for can be swallowed, and the loop would fetch on forever.
+        while task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                await asyncio.wait({task}, timeout=1.0)
 
     async def _run(self) -> None:
         refreshed = 0.0
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             try:
                 bus = await self.connector.wait_connected()
                 subscription = await bus.js.pull_subscribe(
@@ -123,7 +127,7 @@ class IdsWorker:
                 await self._refresh()
                 refreshed = loop.time()
                 self.ready.set()
-                while True:
+                while not self._stopping:
                     if loop.time() - refreshed > REFRESH_INTERVAL:
                         await self._refresh()
                         refreshed = loop.time()

@@ -2,11 +2,10 @@
 may override the flood limit.
 
 Revision ID: 0005
-Revises: 0003
-Create Date: 2026-12-01
+Revises: 0004
+Create Date: 2026-11-22
 
-``down_revision`` is ``0003``: the billing migration (``0004``) is written in parallel; the
-lead relinks this one onto it when both are merged. The columns carry server defaults so
+The columns carry server defaults so
 existing rules read as "no evidence, never blocked automatically" and existing customers use
 the global flood limit.
 """
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
