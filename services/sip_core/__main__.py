@@ -40,7 +40,8 @@ def tune_gc() -> None:
 def policy_for(settings: SipCoreSettings) -> CallPolicy:
     if settings.sip.static_route:
         host, port = settings.sip.static_route.rsplit(":", 1)
-        return StaticRoutePolicy(Peer("UDP", host, int(port)))
+        transport = settings.sip.static_route_transport
+        return StaticRoutePolicy(Peer(transport, host, int(port)))
     return NoRoutingPolicy()
 
 
@@ -48,7 +49,7 @@ def main() -> None:
     settings = SipCoreSettings()
     configure_logging(service="sip_core", level=settings.log_level, json=settings.json_logs)
     stack = SipStack(TransactionLayer(max_transactions=settings.sip.max_transactions))
-    listeners = SipListeners(stack.received, settings.sip)
+    listeners = SipListeners(stack.received, settings.sip, on_failure=stack.peer_unreachable)
     stack.sender = listeners
     calls: dict[str, B2BUA] = {}
 
@@ -72,6 +73,7 @@ def main() -> None:
             node_id=settings.node_id,
             zone=settings.zone,
             cdr_sink=send_cdr,
+            local_ports={name.upper(): port for name, (_, port) in listeners.bound.items()},
         )
         cdrs.start()
         tune_gc()

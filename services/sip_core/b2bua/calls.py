@@ -161,11 +161,15 @@ class B2BUA:
         node_id: str,
         zone: str,
         cdr_sink: CdrSink,
+        local_ports: dict[str, int] | None = None,
     ) -> None:
         self.stack = stack
         self.policy = policy
         self.local_host = local_host
         self.local_port = local_port
+        #: The port of our listener per transport (``{"TCP": 5060, "TLS": 5061}``): what Via and
+        #: Contact say on a leg of that transport (RFC 3261 §18.1.1, §8.1.1.8).
+        self.local_ports = {"UDP": local_port, **(local_ports or {})}
         self.node_id = node_id
         self.zone = zone
         self.cdr_sink = cdr_sink
@@ -180,10 +184,18 @@ class B2BUA:
     def contact(self) -> str:
         return f"<sip:{self.local_host}:{self.local_port}>"
 
+    def _contact_for(self, peer: Peer) -> str:
+        """Our Contact on a leg towards ``peer``: over TCP/TLS it names that transport, so the
+        peer's in-dialog requests come back over it (RFC 3261 §8.1.1.8, §19.1.1)."""
+        transport = peer.transport
+        if transport == "UDP":
+            return self.contact
+        port = self.local_ports.get(transport, self.local_port)
+        return f"<sip:{self.local_host}:{port};transport={transport.lower()}>"
+
     def _via(self, transport: str = "UDP") -> str:
-        return (
-            f"SIP/2.0/{transport} {self.local_host}:{self.local_port};branch={new_branch()};rport"
-        )
+        port = self.local_ports.get(transport, self.local_port)
+        return f"SIP/2.0/{transport} {self.local_host}:{port};branch={new_branch()};rport"
 
     def _now(self) -> float:
         return self.stack.now()
@@ -201,7 +213,7 @@ class B2BUA:
         ctype: str | None = None,
         headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        extra = [("Contact", self.contact), *headers]
+        extra = [("Contact", self._contact_for(call.a_peer)), *headers]
         if 200 <= status < 300:
             extra.append(("Allow", ALLOW))
         if body and ctype:
@@ -298,7 +310,7 @@ class B2BUA:
             ("To", f"<{target.uri}>"),
             ("Call-ID", f"{call.b_call_id}-{call.attempt}"),
             ("CSeq", "1 INVITE"),
-            ("Contact", self.contact),
+            ("Contact", self._contact_for(target.peer)),
             ("Allow", ALLOW),
         ]
         ctype = a.content_type
@@ -339,16 +351,17 @@ class B2BUA:
             self._respond(txn, make_response(request, 491 if request.method == "INVITE" else 481))
             return
         ctype = request.content_type
+        to = self._peer_of(call, side == "a")
         relayed = other.create_request(
             request.method,
-            self._via(),
+            self._via(to.transport),
             body=request.body,
             content_type=ctype if request.body else None,
-            headers=[("Contact", self.contact)] if request.method in ("INVITE", "UPDATE") else (),
+            headers=[("Contact", self._contact_for(to))]
+            if request.method in ("INVITE", "UPDATE")
+            else (),
         )
-        client = self.stack.layer.send_request(
-            relayed, self._peer_of(call, side == "a"), self._now()
-        )
+        client = self.stack.layer.send_request(relayed, to, self._now())
         client.context = (call, txn, other)
         self.stack.pump()
 
@@ -372,10 +385,13 @@ class B2BUA:
             if status < 200 and status == 100:
                 return
             if transaction.request.method == "INVITE" and 200 <= status < 300:
-                ack = dialog.create_ack(transaction.request.cseq.number, self._via())
+                ack = dialog.create_ack(
+                    transaction.request.cseq.number, self._via(transaction.peer.transport)
+                )
                 self.stack.layer.send_ack(ack, transaction.peer, transaction)  # type: ignore[arg-type]
             ctype = response.content_type
-            headers = [("Contact", self.contact)] if 200 <= status < 300 else []
+            contact = self._contact_for(server_txn.peer)
+            headers = [("Contact", contact)] if 200 <= status < 300 else []
             if response.body and ctype:
                 headers.append(("Content-Type", ctype))
             self._respond(
@@ -391,9 +407,10 @@ class B2BUA:
         assert call.b_request is not None
         if call.phase is Phase.ENDED:
             if 200 <= status < 300:  # answered after the caller gave up: ACK, then BYE
-                dialog = Dialog.uac(call.b_request, response, local_contact=self.contact)
+                contact = self._contact_for(target.peer)
+                dialog = Dialog.uac(call.b_request, response, local_contact=contact)
                 self._ack_b(call, dialog, response)
-                bye = dialog.create_request("BYE", self._via())
+                bye = dialog.create_request("BYE", self._via(target.peer.transport))
                 self.stack.layer.send_request(bye, target.peer, now)
                 self.stack.pump()
             return
@@ -413,12 +430,14 @@ class B2BUA:
         self._record_attempt(call, response)
         if status < 300:
             self._cancel_timer(call)
-            dialog = Dialog.uac(call.b_request, response, local_contact=self.contact)
+            contact = self._contact_for(target.peer)
+            dialog = Dialog.uac(call.b_request, response, local_contact=contact)
             call.b_dialog = dialog
             self._remember(dialog, call, "b")
             self._ack_b(call, dialog, response)
             self._answer_a(call, status, body=response.body, ctype=response.content_type)
-            a_dialog = Dialog.uas(call.a_request, call.a_tag, local_contact=self.contact)
+            a_contact = self._contact_for(call.a_peer)
+            a_dialog = Dialog.uas(call.a_request, call.a_tag, local_contact=a_contact)
             a_dialog.confirm()
             call.a_dialog = a_dialog
             self._remember(a_dialog, call, "a")
@@ -543,6 +562,17 @@ class B2BUA:
             self._finish(call, ReleaseReason.PEER_UNREACHABLE, ReleasedBy.SWITCH, 200)
 
     def on_transport_failure(self, transaction: Transaction) -> None:
+        context = transaction.context
+        if (
+            isinstance(context, Call)
+            and transaction is context.b_txn
+            and context.phase is not Phase.ENDED
+        ):
+            # The carrier cannot be reached (refused, unresolvable, TLS failed): next one.
+            self._cancel_timer(context)
+            self._record_attempt(context, None, "unreachable")
+            self._failed_attempt(context, None, "unreachable")
+            return
         self.on_timeout(transaction, "B")
 
     def hang_up(self, call: Call, reason: ReleaseReason) -> None:
@@ -562,9 +592,10 @@ class B2BUA:
         dialog = call.b_dialog if side == "a" else call.a_dialog
         if dialog is None or dialog.state is DialogState.TERMINATED:
             return
-        bye = dialog.create_request("BYE", self._via())
+        to = self._peer_of(call, side == "a")
+        bye = dialog.create_request("BYE", self._via(to.transport))
         dialog.terminate()
-        self.stack.layer.send_request(bye, self._peer_of(call, side == "a"), self._now())
+        self.stack.layer.send_request(bye, to, self._now())
         self.stack.pump()
 
     def _finish(
