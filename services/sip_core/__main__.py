@@ -15,6 +15,7 @@ from services.sip_core.b2bua.policy import CallPolicy, StaticRoutePolicy
 from services.sip_core.b2bua.refuse import NoRoutingPolicy
 from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
+from services.sip_core.control import CallControl
 from services.sip_core.sip import Peer, TransactionLayer
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
@@ -83,8 +84,10 @@ def main() -> None:
                 raise ConnectionError("no SIP listener bound")
 
         node.readiness["sip"] = sip_bound
+        control = CallControl(calls["b2bua"])
         try:
-            yield
+            async with control.run(node):
+                yield
         finally:
             await listeners.stop()
             stack.close()

@@ -18,6 +18,8 @@ from libs.web.deps import IdentityDep, SourceAddress, UnitOfWorkDep
 from services.switch_api.live import LiveConfig
 
 __all__ = [
+    "CallsRead",
+    "CallsWrite",
     "CarriersRead",
     "CarriersWrite",
     "CustomersRead",
@@ -36,6 +38,8 @@ __all__ = [
     "UsersWrite",
 ]
 
+CallsRead = Annotated[Principal, require(Area.CALLS, Access.READ)]
+CallsWrite = Annotated[Principal, require(Area.CALLS, Access.WRITE)]
 CarriersRead = Annotated[Principal, require(Area.CARRIERS, Access.READ)]
 CarriersWrite = Annotated[Principal, require(Area.CARRIERS, Access.WRITE)]
 CustomersRead = Annotated[Principal, require(Area.CUSTOMERS, Access.READ)]

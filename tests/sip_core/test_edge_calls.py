@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ pytestmark = pytest.mark.slow
 class Targets:
     """A test policy: every call to these carriers, in order."""
 
-    def __init__(self, *peers: Peer, **options: Any) -> None:
+    def __init__(self, *peers: Peer, customer_id: uuid.UUID | None = None, **options: Any) -> None:
+        self.customer_id = customer_id
         self.targets = [
             Target(peer, f"sip:service@{peer.host}:{peer.port}", **options) for peer in peers
         ]
@@ -39,7 +41,12 @@ class Targets:
 
     def admit(self, request: Request, source: Peer) -> Admission | Refusal:
         self.admitted += 1
-        return Admission(targets=list(self.targets), caller="sipp", callee="service")
+        return Admission(
+            targets=list(self.targets),
+            caller="sipp",
+            callee="service",
+            customer_id=self.customer_id,
+        )
 
     def release(self, admission: Admission) -> None:
         self.released += 1
