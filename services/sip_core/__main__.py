@@ -75,6 +75,7 @@ def main() -> None:
             zone=settings.zone,
             cdr_sink=send_cdr,
             local_ports={name.upper(): port for name, (_, port) in listeners.bound.items()},
+            ping_interval=settings.sip.ping_interval,
         )
         cdrs.start()
         tune_gc()

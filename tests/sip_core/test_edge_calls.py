@@ -18,7 +18,7 @@ from libs.platform.natsd import free_port
 from services.sip_core.b2bua.calls import B2BUA
 from services.sip_core.b2bua.policy import Admission, Refusal, Target
 from services.sip_core.config import SipSettings
-from services.sip_core.sip import Peer, Request, TransactionLayer
+from services.sip_core.sip import Peer, Request, Timers, TransactionLayer
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
 from tests.sip_core.sipp import scenario, start_sipp
@@ -63,8 +63,10 @@ class Node:
 
 
 @asynccontextmanager
-async def sip_node(policy: Targets, **settings: Any) -> AsyncIterator[Node]:
-    stack = SipStack(TransactionLayer())
+async def sip_node(
+    policy: Targets, *, ping_interval: float = 0.0, t1: float = 0.5, **settings: Any
+) -> AsyncIterator[Node]:
+    stack = SipStack(TransactionLayer(Timers(t1=t1, t2=max(4.0, t1))))
     options: dict[str, Any] = {"host": "127.0.0.1", "udp_port": free_port(), "tcp_port": 0}
     options.update(settings)
     listeners = SipListeners(
@@ -82,6 +84,7 @@ async def sip_node(policy: Targets, **settings: Any) -> AsyncIterator[Node]:
         zone="test",
         cdr_sink=cdrs.append,
         local_ports={name.upper(): port for name, (_, port) in listeners.bound.items()},
+        ping_interval=ping_interval,
     )
     try:
         yield Node(b2bua, listeners, cdrs)
@@ -262,4 +265,50 @@ async def test_a_carrier_ringing_too_long_is_cancelled_for_the_next(tmp_path: Pa
     (cdr,) = node.cdrs
     assert [a.sip_code for a in cdr.attempts] == [None, 200]
     assert cdr.attempts[0].reason == "ring timeout"
+    assert cdr.answered_at is not None
+
+
+@pytest.mark.parametrize("code", [481, 408])
+async def test_a_carrier_that_forgot_the_call_is_found_by_pings(tmp_path: Path, code: int) -> None:
+    carrier = free_port()
+    async with sip_node(Targets(Peer("UDP", "127.0.0.1", carrier)), ping_interval=0.5) as node:
+        forgetful = await start_sipp(
+            "-sf", str(scenario("uas_forget_dialog", tmp_path, code=code)), "-m", "1",
+            port=carrier, cwd=tmp_path,
+        )  # fmt: skip
+        caller = await start_sipp(
+            "-sf", str(scenario("uac_until_bye", tmp_path)), f"127.0.0.1:{node.port('udp')}",
+            "-aa", "-m", "1", port=free_port(), cwd=tmp_path,
+        )  # fmt: skip
+        for peer in (caller, forgetful):
+            rc, out = await peer.finish()
+            assert rc == 0, out
+        await until(lambda: len(node.cdrs) == 1)
+
+    (cdr,) = node.cdrs
+    assert cdr.release_reason is ReleaseReason.PEER_UNREACHABLE
+    assert cdr.released_by is ReleasedBy.SWITCH
+    assert cdr.answered_at is not None
+
+
+async def test_a_carrier_gone_silent_is_found_by_unanswered_pings(tmp_path: Path) -> None:
+    carrier = free_port()
+    # T1 = 50 ms: an unanswered OPTIONS times out (Timer F = 64·T1) in 3.2 s, not 32 s.
+    policy = Targets(Peer("UDP", "127.0.0.1", carrier))
+    async with sip_node(policy, ping_interval=0.5, t1=0.05) as node:
+        vanishing = await start_sipp(
+            "-sf", str(scenario("uas_answer_then_vanish", tmp_path)), "-m", "1",
+            port=carrier, cwd=tmp_path,
+        )  # fmt: skip
+        caller = await start_sipp(
+            "-sf", str(scenario("uac_until_bye", tmp_path)), f"127.0.0.1:{node.port('udp')}",
+            "-aa", "-m", "1", port=free_port(), cwd=tmp_path,
+        )  # fmt: skip
+        for peer in (vanishing, caller):
+            rc, out = await peer.finish()
+            assert rc == 0, out
+        await until(lambda: len(node.cdrs) == 1)
+
+    (cdr,) = node.cdrs
+    assert cdr.release_reason is ReleaseReason.PEER_UNREACHABLE
     assert cdr.answered_at is not None
