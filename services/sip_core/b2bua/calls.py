@@ -68,6 +68,9 @@ CALLS = Counter("tandem_calls_total", "Calls by outcome", ["outcome"])
 _ANSWERED = CALLS.labels("answered")
 _OUTCOMES = {reason: CALLS.labels(reason.value) for reason in ReleaseReason}
 ACTIVE_CALLS = Gauge("tandem_active_calls", "Calls in progress")
+#: New calls (INVITEs out of dialog): ``rate(tandem_new_calls_total[1m])`` is the CPS.
+NEW_CALLS = Counter("tandem_new_calls_total", "New INVITEs received (admitted or refused)")
+CPS = Gauge("tandem_calls_per_second", "New INVITEs in the last whole second")
 PDD = Histogram(
     "tandem_pdd_seconds",
     "Post-dial delay: from the carrier INVITE to its first ringing or final reply",
@@ -205,6 +208,11 @@ class B2BUA:
         self.ping_interval = ping_interval
         self._pings: deque[tuple[float, Call]] = deque()
         self._ping_timer: asyncio.TimerHandle | None = None
+        # New calls in the current second and in the one before it (the CPS gauge).
+        self._cps_second = 0
+        self._cps_count = 0
+        self._cps_last = 0
+        CPS.set_function(self.calls_per_second)
         stack.tu = self
 
     # -- helpers ---------------------------------------------------------------------------
@@ -305,7 +313,24 @@ class B2BUA:
                 make_response(request, 405, to_tag=new_tag(), headers=[("Allow", ALLOW)]),
             )
 
+    def calls_per_second(self) -> float:
+        """New calls in the last whole second (0 when none came since)."""
+        second = int(self._now())
+        if second == self._cps_second:
+            return float(self._cps_last)
+        return float(self._cps_count) if second == self._cps_second + 1 else 0.0
+
+    def _count_new_call(self) -> None:
+        NEW_CALLS.inc()
+        second = int(self._now())
+        if second != self._cps_second:
+            self._cps_last = self._cps_count if second == self._cps_second + 1 else 0
+            self._cps_second = second
+            self._cps_count = 0
+        self._cps_count += 1
+
     def _new_call(self, request: Request, peer: Peer, txn: ServerInviteTransaction) -> None:
+        self._count_new_call()
         call = Call(request, txn, peer)
         txn.context = call
         try:
@@ -586,9 +611,12 @@ class B2BUA:
         self._ping_timer = None
         pings = self._pings
         now = self._now()
-        horizon = now + PING_GRANULARITY
+        horizon = now + min(PING_GRANULARITY, self.ping_interval / 2)
         try:
-            while pings and pings[0][0] <= horizon:
+            # Each call at most once per tick (those re-queued now are due an interval later).
+            for _ in range(len(pings)):
+                if pings[0][0] > horizon:
+                    break
                 _, call = pings.popleft()
                 if call.phase is not Phase.ANSWERED:
                     continue  # ended since: forget it
