@@ -19,6 +19,7 @@ from services.sip_core.b2bua.policy import CallPolicy, StaticRoutePolicy
 from services.sip_core.b2bua.refuse import NoRoutingPolicy
 from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
+from services.sip_core.control import CallControl
 from services.sip_core.policy import LivePolicy
 from services.sip_core.protection import KINDS, LiveProtection, Protection, SecurityReporter
 from services.sip_core.sip import Peer, TransactionLayer
@@ -55,7 +56,8 @@ def policy_for(
     every configuration change on to ``on_change``."""
     if settings.sip.static_route:
         host, port = settings.sip.static_route.rsplit(":", 1)
-        return StaticRoutePolicy(Peer("UDP", host, int(port)))
+        transport = settings.sip.static_route_transport
+        return StaticRoutePolicy(Peer(transport, host, int(port)))
     if connector is None:
         return NoRoutingPolicy()
     return LivePolicy(
@@ -80,7 +82,9 @@ def main() -> None:
         zone=settings.zone,
         max_sources=settings.sip.flood_max_sources,
     )
-    listeners = SipListeners(stack.received, settings.sip, gate=protection)
+    listeners = SipListeners(
+        stack.received, settings.sip, on_failure=stack.peer_unreachable, gate=protection
+    )
     stack.sender = listeners
     calls: dict[str, B2BUA] = {}
 
@@ -130,6 +134,8 @@ def main() -> None:
             node_id=settings.node_id,
             zone=settings.zone,
             cdr_sink=send_cdr,
+            local_ports={name.upper(): port for name, (_, port) in listeners.bound.items()},
+            ping_interval=settings.sip.ping_interval,
         )
         cdrs.start()
         tune_gc()
@@ -139,8 +145,10 @@ def main() -> None:
                 raise ConnectionError("no SIP listener bound")
 
         node.readiness["sip"] = sip_bound
+        control = CallControl(calls["b2bua"])
         try:
-            yield
+            async with control.run(node):
+                yield
         finally:
             await listeners.stop()
             stack.close()

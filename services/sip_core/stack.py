@@ -13,7 +13,7 @@ import asyncio
 from typing import Protocol
 
 import structlog
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from services.sip_core.sip import (
     Action,
@@ -52,6 +52,15 @@ _TRANSPORT_FAILED = SIP_EVENTS.labels("transport_failed")
 _STRAY_RESPONSES = SIP_EVENTS.labels("stray_response")
 _REFUSED = SIP_EVENTS.labels("refused_overload")
 _TU_ERRORS = SIP_EVENTS.labels("tu_error")
+LIVE_TRANSACTIONS = Gauge("tandem_sip_transactions", "Live SIP transactions")
+RETRANSMISSIONS = Gauge(
+    "tandem_sip_retransmissions",
+    "Messages re-sent on a timer (A, E, G, 2xx) since start (UDP loss indicator)",
+)
+ABSORBED = Gauge(
+    "tandem_sip_absorbed",
+    "Retransmitted requests/responses answered from transaction state since start",
+)
 
 
 class PeerSender(Protocol):
@@ -83,6 +92,10 @@ class SipStack:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Read at scrape time: nothing to do per message.
+        LIVE_TRANSACTIONS.set_function(lambda: layer.live_transactions)
+        RETRANSMISSIONS.set_function(lambda: layer.retransmitted)
+        ABSORBED.set_function(lambda: layer.absorbed)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -101,6 +114,15 @@ class SipStack:
             # RFC 3261 §18.2.1 / RFC 3581 §4: record where it really came from.
             apply_received(message, peer.host, peer.port)
         self.layer.receive(message, peer, self.now())
+        self.pump()
+
+    def peer_unreachable(self, peer: Peer) -> None:
+        """The transports could not reach ``peer`` (no connection, no address): the client
+        transactions waiting on it fail now, so their calls fail over without waiting for
+        Timer B."""
+        failed = self.layer.peer_failed(peer, self.now())
+        if failed:
+            _log.info("peer unreachable", peer=f"{peer.host}:{peer.port}", transactions=failed)
         self.pump()
 
     # -- from the TU -------------------------------------------------------------------------
