@@ -47,7 +47,12 @@ def policy_for(settings: SipCoreSettings, connector: BusConnector | None) -> Cal
         return StaticRoutePolicy(Peer("UDP", host, int(port)))
     if connector is None:
         return NoRoutingPolicy()
-    return LivePolicy(connector, node_id=settings.node_id, zone=settings.zone)
+    return LivePolicy(
+        connector,
+        node_id=settings.node_id,
+        zone=settings.zone,
+        digest_algorithms=settings.sip.digest_algorithms,
+    )
 
 
 def main() -> None:

@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 from libs.config import HttpSettings, ServiceSettings
 
+DigestAlgorithm = Literal["SHA-256", "MD5"]
+
 
 class SipSettings(BaseModel):
     #: Address the SIP listeners bind to.
@@ -37,6 +39,9 @@ class SipSettings(BaseModel):
     #: The node's event loop (``TANDEM_SIP__EVENT_LOOP``). uvloop takes less CPU per call
     #: (``bench/sip_bench.py --loops uvloop,asyncio`` measures both).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    #: Digest challenges offered, in order (RFC 8760: preferred first). Devices that read only
+    #: the first challenge and know only MD5 need ``["MD5", "SHA-256"]`` or ``["MD5"]``.
+    digest_algorithms: tuple[DigestAlgorithm, ...] = Field(("SHA-256", "MD5"), min_length=1)
 
 
 class SipCoreSettings(ServiceSettings):

@@ -15,7 +15,9 @@ request must carry a larger one (RFC 7616 §3.4: the server "SHOULD" check it). 
 within their lifetime, so its size is bounded by request rate times lifetime (and ``max_tracked``).
 
 Challenges offer SHA-256 first, then MD5 (RFC 8760 §2.4: the server lists its preferred
-algorithm first; old devices take the MD5 one), ``qop="auth"`` only.
+algorithm first), ``qop="auth"`` only. Some deployed devices read only the first challenge and
+know only MD5 (sipp 3.6 is one): ``algorithms`` puts MD5 first (or alone) for such a fleet;
+verification accepts either whatever the order.
 
 Unknown users are verified against a dummy HA1 so the work (and the answer) is the same as for a
 wrong password: a response does not tell which usernames exist.
@@ -29,7 +31,7 @@ import hmac
 import secrets
 import struct
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -57,6 +59,8 @@ _SUPPORTED = {
     "SHA-256": "SHA-256",
     "SHA-256-SESS": "SHA-256-sess",
 }
+#: RFC 8760 §2.4: the preferred algorithm first.
+DEFAULT_ALGORITHMS = ("SHA-256", "MD5")
 _DUMMY_HA1 = {"MD5": "0" * 32, "SHA-256": "0" * 64}
 
 
@@ -187,14 +191,23 @@ UserLookup = Callable[[str, str], StoredCredentials | None]
 class DigestAuthenticator:
     """Challenges and verifies digest credentials for one realm."""
 
-    def __init__(self, nonces: NonceService, realm: str) -> None:
+    def __init__(
+        self,
+        nonces: NonceService,
+        realm: str,
+        algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
+    ) -> None:
         self.nonces = nonces
         self.realm = realm
+        self.algorithms = tuple(algorithms)
+        unknown = [name for name in self.algorithms if name not in ("SHA-256", "MD5")]
+        if unknown or not self.algorithms:
+            raise ValueError(f"digest algorithms are SHA-256 and/or MD5, not {unknown}")
 
     def challenge(
         self, now: float, *, stale: bool = False, header: str = "Proxy-Authenticate"
     ) -> tuple[tuple[str, str], ...]:
-        """Challenge headers, SHA-256 then MD5, sharing one fresh nonce."""
+        """Challenge headers, one per algorithm in order, sharing one fresh nonce."""
         nonce = self.nonces.issue(now)
         realm = self.realm.replace("\\", "\\\\").replace('"', '\\"')
         tail = ", stale=true" if stale else ""
@@ -203,7 +216,7 @@ class DigestAuthenticator:
                 header,
                 f'Digest realm="{realm}", nonce="{nonce}", algorithm={algorithm}, qop="auth"{tail}',
             )
-            for algorithm in ("SHA-256", "MD5")
+            for algorithm in self.algorithms
         )
 
     def verify(

@@ -39,9 +39,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -63,7 +64,12 @@ from libs.routing import (
     apply_rewrites,
 )
 from services.sip_core.b2bua.policy import Admission, MediaPlan, Rating, Refusal, Target
-from services.sip_core.policy.digest import DigestAuthenticator, DigestOutcome, NonceService
+from services.sip_core.policy.digest import (
+    DEFAULT_ALGORITHMS,
+    DigestAuthenticator,
+    DigestOutcome,
+    NonceService,
+)
 from services.sip_core.policy.events import SecurityEvents
 from services.sip_core.policy.identify import IpMatch
 from services.sip_core.policy.limits import Lease, Limiter, LimitExceeded, LimitKey, LimitKind
@@ -144,6 +150,7 @@ class LivePolicy:
         zone: str = "",
         security: SecuritySink | None = None,
         nonce_lifetime: float = 30.0,
+        digest_algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -154,6 +161,7 @@ class LivePolicy:
         self.limiter = Limiter()
         self.nonces = NonceService(lifetime=nonce_lifetime)
         self._digests: dict[str, DigestAuthenticator] = {}
+        self.digest_algorithms = tuple(digest_algorithms)
         self._events: SecurityEvents | None = None
         if security is None and connector is not None:
             self._events = SecurityEvents(connector)
@@ -191,7 +199,8 @@ class LivePolicy:
     async def _first_load(self) -> None:
         assert self.view is not None
         await self.view.loaded.wait()
-        self._schedule()  # an empty bucket emits no change: build the (empty) snapshot anyway
+        if self._snapshot is None and (self._rebuilding is None or self._rebuilding.done()):
+            self._schedule()  # an empty bucket emits no change: build the empty snapshot
 
     async def stop(self) -> None:
         for task in (self._started, self._rebuilding):
@@ -248,6 +257,13 @@ class LivePolicy:
             self._dirty = False
             objects = {kind: dict(self.view.all(kind)) for kind in (*kinds, "firewall", "settings")}
             started = time.perf_counter()
+            # Parsing a card makes objects by the hundred thousand: with the collector on,
+            # that sets off full collections, each holding the GIL (and so every call) for
+            # hundreds of ms. Configuration holds no reference cycles; the build's objects
+            # are frozen out of the collector's sight once installed (refcounting frees them
+            # when a later snapshot replaces them).
+            collecting = gc.isenabled()
+            gc.disable()
             try:
                 snapshot = await asyncio.to_thread(
                     build_snapshot, objects, self._cards, built_at=time.time()
@@ -255,9 +271,13 @@ class LivePolicy:
             except Exception:
                 _log.exception("call policy snapshot failed to build; keeping the last one")
                 continue
+            finally:
+                if collecting:
+                    gc.enable()
             elapsed = time.perf_counter() - started
             REBUILD_SECONDS.observe(elapsed)
             self.install(snapshot)
+            gc.freeze()
             _log.info(
                 "call policy snapshot installed",
                 generation=self.generation,
@@ -277,7 +297,9 @@ class LivePolicy:
     def digest_for(self, realm: str) -> DigestAuthenticator:
         found = self._digests.get(realm)
         if found is None:
-            found = self._digests[realm] = DigestAuthenticator(self.nonces, realm)
+            found = self._digests[realm] = DigestAuthenticator(
+                self.nonces, realm, self.digest_algorithms
+            )
         return found
 
     # -- the call path ----------------------------------------------------------------------------
