@@ -17,6 +17,7 @@ from services.sip_core.b2bua.refuse import NoRoutingPolicy
 from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
 from services.sip_core.policy import LivePolicy
+from services.sip_core.registrar import RegistrarNode
 from services.sip_core.sip import Peer, TransactionLayer
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
@@ -89,6 +90,12 @@ def main() -> None:
             zone=settings.zone,
             cdr_sink=send_cdr,
         )
+        registrar: RegistrarNode | None = None
+        if isinstance(policy, LivePolicy) and node.connector is not None:
+            registrar = RegistrarNode(
+                calls["b2bua"], policy, node.connector, settings.registrar, node_id=settings.node_id
+            )
+            registrar.start()
         cdrs.start()
         tune_gc()
 
@@ -100,6 +107,8 @@ def main() -> None:
         try:
             yield
         finally:
+            if registrar is not None:
+                await registrar.stop()
             await listeners.stop()
             stack.close()
             if isinstance(policy, LivePolicy):
