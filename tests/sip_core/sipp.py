@@ -47,13 +47,14 @@ class Sipp:
             self.process.kill()
 
 
-async def start_sipp(*args: str, port: int, cwd: Path) -> Sipp:
-    """``sipp <args>`` bound to 127.0.0.1:``port``; stops by itself (-timeout)."""
+async def start_sipp(*args: str, port: int, cwd: Path, host: str = "127.0.0.1") -> Sipp:
+    """``sipp <args>`` bound to ``host``:``port`` (a 127.0.0.0/8 address, so tests can act as
+    several hosts); stops by itself (-timeout)."""
     argv = [
         sipp_binary(),
         *args,
         "-i",
-        "127.0.0.1",
+        host,
         "-p",
         str(port),
         "-nostdin",
