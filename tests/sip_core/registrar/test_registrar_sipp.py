@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ import pytest
 from libs.bus.cdr import CallEnded
 from libs.bus.registrations import (
     SIP_MESSAGE_SUBJECT,
+    Registration,
     SendSipMessage,
     SipMessageSent,
     list_registrations,
@@ -255,3 +256,35 @@ async def test_an_operator_message_reaches_the_phone(tmp_path: Path) -> None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+async def test_nodes_follow_each_others_writes_of_one_binding(tmp_path: Path) -> None:
+    """A phone moving to another node hands the binding over; an unregister there removes it
+    here; registering here again brings it back everywhere (revisions, not arrival, decide)."""
+    async with bus(tmp_path) as world:
+        user = await configure(world)
+        async with node(world, "node-a") as a, node(world, "node-b") as b:
+            now = _now()
+            mine = Registration(
+                sip_user_id=user.id, customer_id=world.customer_id, username="1001",
+                realm="tandem", contact="sip:1001@127.0.0.5:7000",
+                expires_at=now + timedelta(seconds=300), registered_at=now, call_id="c1",
+                cseq=1, transport="udp", source_host=PHONE_HOST, source_port=7000,
+                target_host=PHONE_HOST, target_port=7000, nat=False, node_id="node-a",
+            )  # fmt: skip
+
+            def owner(n: Node) -> str | None:
+                found = n.registrar.table.get(mine.key)
+                return None if found is None else found.node_id
+
+            a.registrar.store.save(mine)
+            await until(lambda: owner(b) == "node-a", within=5)
+            b.registrar.store.save(mine.model_copy(update={"node_id": "node-b", "cseq": 2}))
+            await until(lambda: owner(a) == "node-b", within=5)
+            b.registrar.store.drop(mine.key)
+            await until(lambda: owner(a) is None, within=5)
+            a.registrar.store.save(mine.model_copy(update={"cseq": 3}))
+            await until(lambda: owner(b) == "node-a", within=5)
+            await a.registrar.store.flush()
+            await b.registrar.store.flush()
+            assert owner(a) == owner(b) == "node-a"
