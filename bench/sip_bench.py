@@ -24,8 +24,10 @@ Kamailio and sippy are printed beside ours:
   core is printed as ``others``), though it still moves by ±20 % between runs on a shared VM.
   RSS is the process's peak (VmHWM).
 
-The policy is the static route: the issue's full policy path (IP authentication, rewrite, a
-route, three carriers, a 100,000-prefix rate card) is not in these figures yet.
+``--policy static`` (the default) routes every call by the static route; ``--policy live`` runs
+the issue's full policy path instead: LivePolicy with IP authentication, a destination rewrite,
+a route, three carriers and 100,000-prefix sell and buy cards published to the bench's
+nats-server (``bench/_live_policy.py``), rating fields in every CDR.
 
 ``--concurrent N`` instead holds N calls (long ``-d``) and prints sip_core's RSS once they are
 all up, and again once the transactions that set them up have ended (64·T1 = 32 s later), the
@@ -36,6 +38,7 @@ state a long call lives in.
     .venv/bin/python bench/sip_bench.py --loops uvloop,asyncio       # compare the event loops
     .venv/bin/python bench/sip_bench.py --concurrent 10000           # RSS with 10,000 calls up
     .venv/bin/python bench/sip_bench.py --rates 1000 --profile /tmp/sip.pstats  # cProfile
+    .venv/bin/python bench/sip_bench.py --policy live --rates 400,600,800  # full policy path
 
 Bounded: every sipp run has a call count and a ``-timeout``, every wait has a deadline and the
 whole sweep stops itself after ``--max-minutes``. Traffic goes to 127.0.0.1 only; every process
@@ -64,6 +67,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from _live_policy import DIALLED, LiveConfig  # noqa: E402  (bench/ is the script folder)
 
 from libs.bus import CDR_STREAM, Bus, provision  # noqa: E402
 from libs.platform.natsd import NatsServer, free_port  # noqa: E402
@@ -204,6 +209,8 @@ class Bench:
     bus: Bus | None = None
     profile: Path | None = None
     sut_root: Path = REPO
+    #: ``--policy live``: the configuration sip_core's LivePolicy routes by (None: static).
+    live: LiveConfig | None = None
 
     async def cdrs_stored(self) -> int:
         assert self.bus is not None
@@ -234,6 +241,7 @@ def sipp_uac(
         [*pin(LOADER_CPU), "sipp", "-sn", "uac", f"127.0.0.1:{target}",
          "-i", "127.0.0.1", "-p", str(free_udp_port()),
          "-r", str(rate), "-m", str(count), "-l", str(limit), "-d", str(hold_ms),
+         *(["-s", DIALLED] if bench.live is not None else []),
          "-nostdin", "-buff_size", str(SIPP_BUFFER), "-recv_timeout", "10000",
          "-timeout", f"{int(timeout)}s", "-max_recv_loops", "10000", "-max_sched_loops", "10000",
          "-trace_stat", "-stf", str(stat_file), "-fd", "1",
@@ -261,7 +269,11 @@ class SipCore:
             "TANDEM_SIP__HOST": "127.0.0.1",
             "TANDEM_SIP__UDP_PORT": str(self.port),
             "TANDEM_SIP__TCP_PORT": "0",
-            "TANDEM_SIP__STATIC_ROUTE": f"127.0.0.1:{uas_port}",
+            **(
+                {}
+                if bench.live is not None
+                else {"TANDEM_SIP__STATIC_ROUTE": f"127.0.0.1:{uas_port}"}
+            ),
             "TANDEM_SIP__EVENT_LOOP": loop,
             "TANDEM_SPOOL_DIR": str(bench.workdir / f"spool-{loop}"),
         }
@@ -356,8 +368,10 @@ async def one_run(
     sut: SipCore | None = None
     try:
         if mode == "sip_core":
+            if bench.live is not None:
+                await bench.live.publish(uas_port)
             sut = SipCore(bench, uas_port, loop)
-            sut.wait_ready()
+            sut.wait_ready(90.0 if bench.live is not None else 30.0)
             await asyncio.sleep(0.5)
         count = int(rate * seconds)
         limit = max(200, int(rate * (hold_ms / 1000 + 1) * 3))
@@ -579,6 +593,8 @@ async def concurrent(bench: Bench, args: argparse.Namespace) -> None:
     hold_ms = int((ramp_limit + settle + 60) * 1000)  # still up when everything is stopped
     uas_port = free_udp_port()
     uas = sipp_uas(bench, uas_port)
+    if bench.live is not None:
+        await bench.live.publish(uas_port)
     sut = SipCore(bench, uas_port, loop)
     try:
         sut.wait_ready()
@@ -673,6 +689,13 @@ async def main() -> None:
     ap.add_argument("--concurrent", type=int, metavar="N", help="hold N calls; report RSS")
     ap.add_argument("--concurrent-rate", type=int, default=400, help="cps while building up")
     ap.add_argument("--profile", type=Path, help="run sip_core under cProfile, stats here")
+    ap.add_argument(
+        "--policy",
+        choices=("static", "live"),
+        default="static",
+        help="static: one static route; live: the full policy path (IP auth, rewrite, a "
+        "route, 3 carriers, 100,000-prefix cards) from configuration on NATS",
+    )
     ap.add_argument("--max-minutes", type=float, default=20.0)
     ap.add_argument("--json", type=Path, help="also write every step's figures here")
     ap.add_argument("--workdir", type=Path, help="keep logs here (default: a temporary folder)")
@@ -698,6 +721,8 @@ async def main() -> None:
         nats = NatsServer(store_dir=workdir / "js", port=0, server_name="sip-bench")
         nats.start()
         bench = Bench(workdir, nats.url, profile=args.profile, sut_root=args.sut_root)
+        if args.policy == "live":
+            bench.live = LiveConfig(nats.url)
         try:
             if PINNED and nats.pid is not None:
                 os.sched_setaffinity(nats.pid, {LOADER_CPU})
@@ -712,6 +737,8 @@ async def main() -> None:
                     args.json.write_text(json.dumps(results, indent=1))
         finally:
             bench.procs.stop_all()
+            if bench.live is not None:
+                await bench.live.close()
             if bench.bus is not None:
                 await bench.bus.close()
             nats.stop()

@@ -45,6 +45,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -125,6 +126,7 @@ _DIGEST_FAILURES: dict[DigestOutcome, SipAuthFailure] = {
 SecuritySink = Callable[[SipAuthFailed], None]
 
 
+@lru_cache(maxsize=65_536)  # the same few carrier/card/route ids on every call
 def _uuid(text: str | None) -> uuid.UUID | None:
     if not text:
         return None
