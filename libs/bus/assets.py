@@ -1,14 +1,15 @@
 """The JetStream assets Tandem relies on, by name, and :func:`provision` to create them.
 
-==================  =================  ==============================================
-asset               kind               holds
-==================  =================  ==============================================
-``tandem_config``   key-value bucket   one key per configuration object (``ipauth.<id>``)
-``tandem_blobs``    object store       large objects (compiled rate cards, LNP tables)
-``tandem_presence`` key-value bucket   node heartbeats (``<role>.<node_id>``), with a TTL
-``CDR``             stream             ``cdr.>``: call detail records, de-duplicated
-``SECURITY``        stream             ``security.>``: security events, de-duplicated
-==================  =================  ==============================================
+========================  =================  ==============================================
+asset                     kind               holds
+========================  =================  ==============================================
+``tandem_config``         key-value bucket   one key per configuration object (``ipauth.<id>``)
+``tandem_blobs``          object store       large objects (compiled rate cards, LNP tables)
+``tandem_presence``       key-value bucket   node heartbeats (``<role>.<node_id>``), with a TTL
+``tandem_registrations``  key-value bucket   SIP bindings (:mod:`libs.bus.registrations`), TTL
+``CDR``                   stream             ``cdr.>``: call detail records, de-duplicated
+``SECURITY``              stream             ``security.>``: security events, de-duplicated
+========================  =================  ==============================================
 
 A key-value bucket is the stream ``KV_<bucket>`` underneath and an object store the stream
 ``OBJ_<name>``: :func:`provision` compares and updates those streams.
@@ -42,6 +43,7 @@ __all__ = [
     "CDR_SUBJECTS",
     "CONFIG_BUCKET",
     "PRESENCE_BUCKET",
+    "REGISTRATIONS_BUCKET",
     "SECURITY_STREAM",
     "SECURITY_SUBJECTS",
     "AssetSettings",
@@ -51,6 +53,7 @@ __all__ = [
 CONFIG_BUCKET = "tandem_config"
 BLOB_STORE = "tandem_blobs"
 PRESENCE_BUCKET = "tandem_presence"
+REGISTRATIONS_BUCKET = "tandem_registrations"
 CDR_STREAM = "CDR"
 CDR_SUBJECTS = ("cdr.>",)
 SECURITY_STREAM = "SECURITY"
@@ -73,6 +76,9 @@ class AssetSettings:
         replicas: JetStream replicas of every asset (1 on a single server, 3 in a cluster).
         config_history: revisions kept per configuration key.
         stream_max_age: seconds CDR and SECURITY keep a message.
+        registrations_ttl: seconds a registration lives in its bucket unless refreshed; longer
+            than the longest registration a registrar grants, it only clears the bindings of a
+            node that died (a live node deletes its own when they lapse).
     """
 
     presence_ttl: float = 10.0
@@ -80,6 +86,7 @@ class AssetSettings:
     replicas: int = 1
     config_history: int = 5
     stream_max_age: float = 14 * _DAY
+    registrations_ttl: float = 7200.0
 
     def __post_init__(self) -> None:
         if self.presence_ttl <= 0:
@@ -88,6 +95,8 @@ class AssetSettings:
             raise ValueError("need 0 < duplicate_window <= stream_max_age")
         if not 1 <= self.replicas <= 5:
             raise ValueError("replicas must be between 1 and 5")
+        if self.registrations_ttl <= 0:
+            raise ValueError("registrations_ttl must be positive")
         if not 1 <= self.config_history <= 64:
             raise ValueError("config_history must be between 1 and 64")
 
@@ -158,6 +167,7 @@ def _assets(settings: AssetSettings) -> list[_Asset]:
         bucket(CONFIG_BUCKET, history=settings.config_history, ttl=None),
         object_store(BLOB_STORE),
         bucket(PRESENCE_BUCKET, history=1, ttl=settings.presence_ttl),
+        bucket(REGISTRATIONS_BUCKET, history=1, ttl=settings.registrations_ttl),
         stream(CDR_STREAM, CDR_SUBJECTS),
         stream(SECURITY_STREAM, SECURITY_SUBJECTS),
     ]

@@ -161,6 +161,7 @@ class LoginAttempted(BusMessage):
 from libs.bus.calls import CALLS_MESSAGES  # noqa: E402
 from libs.bus.cdr import CDR_MESSAGES  # noqa: E402
 from libs.bus.media import MEDIA_MESSAGES  # noqa: E402
+from libs.bus.registrations import REGISTRATION_MESSAGES  # noqa: E402
 from libs.bus.security import SECURITY_MESSAGES  # noqa: E402
 
 ALL_MESSAGES: tuple[type[BusMessage], ...] = (
@@ -169,6 +170,7 @@ ALL_MESSAGES: tuple[type[BusMessage], ...] = (
     *CDR_MESSAGES,
     *CALLS_MESSAGES,
     *MEDIA_MESSAGES,
+    *REGISTRATION_MESSAGES,
     *SECURITY_MESSAGES,
 )
 """Every message type on the bus; the contract test snapshots each one's JSON schema."""

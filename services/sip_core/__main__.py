@@ -22,6 +22,7 @@ from services.sip_core.config import SipCoreSettings
 from services.sip_core.control import CallControl
 from services.sip_core.policy import LivePolicy
 from services.sip_core.protection import KINDS, LiveProtection, Protection, SecurityReporter
+from services.sip_core.registrar import RegistrarNode
 from services.sip_core.sip import Peer, TransactionLayer
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
@@ -137,6 +138,12 @@ def main() -> None:
             local_ports={name.upper(): port for name, (_, port) in listeners.bound.items()},
             ping_interval=settings.sip.ping_interval,
         )
+        registrar: RegistrarNode | None = None
+        if isinstance(policy, LivePolicy) and node.connector is not None:
+            registrar = RegistrarNode(
+                calls["b2bua"], policy, node.connector, settings.registrar, node_id=settings.node_id
+            )
+            registrar.start()
         cdrs.start()
         tune_gc()
 
@@ -150,6 +157,8 @@ def main() -> None:
             async with control.run(node):
                 yield
         finally:
+            if registrar is not None:
+                await registrar.stop()
             await listeners.stop()
             stack.close()
             if isinstance(policy, LivePolicy):

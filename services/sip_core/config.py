@@ -71,8 +71,37 @@ class SipSettings(BaseModel):
     digest_algorithms: tuple[DigestAlgorithm, ...] = Field(("SHA-256", "MD5"), min_length=1)
 
 
+class RegistrarSettings(BaseModel):
+    """The registrar, NAT keep-alives and calls to registered SIP users
+    (``TANDEM_REGISTRAR__*``)."""
+
+    #: Shortest registration granted; a shorter one gets 423 with Min-Expires (RFC 3261 §10.3).
+    min_expires: int = Field(60, ge=1)
+    #: Longest registration granted (longer requests are shortened).
+    max_expires: int = Field(3600, ge=1)
+    #: When a REGISTER names no expiry (RFC 3261 §10.2.1.1 suggests an hour).
+    default_expires: int = Field(3600, ge=1)
+    #: Bindings per SIP user; beyond it the oldest make room.
+    max_contacts: int = Field(10, ge=1, le=100)
+    #: Send every binding's requests to the address its REGISTER came from.
+    force_nat: bool = False
+    #: Seconds between NAT keep-alives to a binding whose SIP user has NAT/SIP ping enabled.
+    ping_interval: float = Field(60.0, gt=0)
+    #: Seconds a ping may go unanswered before the binding is removed (``enabled_timeout``).
+    ping_timeout: float = Field(10.0, gt=0)
+    #: What ``enabled`` sends: an OPTIONS request, or a CRLF keep-alive (RFC 5626 §4.4.1).
+    #: ``enabled_timeout`` always sends OPTIONS (a CRLF gets no answer over UDP).
+    keepalive: Literal["options", "crlf"] = "options"
+    #: How often the one sweep timer looks for due pings and lapsed bindings.
+    sweep_interval: float = Field(1.0, gt=0, le=60)
+    #: A call to a registered user: seconds to the first reply, then to the answer, per contact.
+    first_reply_timeout: float = Field(5.0, gt=0)
+    ring_timeout: float = Field(60.0, gt=0)
+
+
 class SipCoreSettings(ServiceSettings):
     http: HttpSettings = HttpSettings(port=8004)
     sip: SipSettings = SipSettings()
+    registrar: RegistrarSettings = RegistrarSettings()
     #: Durable folder for CDRs waiting for NATS.
     spool_dir: Path = Path("data/spool")

@@ -24,6 +24,7 @@ from services.switch_api import (
     nodes,
     operators,
     rate_cards,
+    registrations,
     rewrite_rules,
     roles,
     routes,
@@ -49,6 +50,7 @@ from services.switch_api.nodes.endpoints import router as nodes_router
 from services.switch_api.operators.endpoints import router as operators_router
 from services.switch_api.rate_cards.endpoints import imports_router as rate_imports_router
 from services.switch_api.rate_cards.endpoints import router as rate_cards_router
+from services.switch_api.registrations.endpoints import router as registrations_router
 from services.switch_api.rewrite_rules.endpoints import router as rewrite_rules_router
 from services.switch_api.roles.endpoints import router as roles_router
 from services.switch_api.routes.endpoints import router as routes_router
@@ -83,6 +85,7 @@ def create_app(
             carriers_router,
             ip_auth_router,
             sip_users_router,
+            registrations_router,
             rewrite_rules_router,
             rate_cards_router,
             rate_imports_router,
@@ -117,6 +120,7 @@ def create_app(
             {"name": "carriers", "description": carriers.__doc__},
             {"name": "ip-auth", "description": ip_auth.__doc__},
             {"name": "sip-users", "description": sip_users.__doc__},
+            {"name": "registrations", "description": registrations.__doc__},
             {"name": "rewrite-rules", "description": rewrite_rules.__doc__},
             {"name": "rate-cards", "description": rate_cards.__doc__},
             {"name": "routes", "description": routes.__doc__},

@@ -10,6 +10,7 @@ from libs.bus import (
     CDR_STREAM,
     CONFIG_BUCKET,
     PRESENCE_BUCKET,
+    REGISTRATIONS_BUCKET,
     SECURITY_STREAM,
     AssetConflict,
     AssetSettings,
@@ -31,6 +32,7 @@ STREAMS = {
     SECURITY_STREAM: SECURITY_STREAM,
     CONFIG_BUCKET: f"KV_{CONFIG_BUCKET}",
     PRESENCE_BUCKET: f"KV_{PRESENCE_BUCKET}",
+    REGISTRATIONS_BUCKET: f"KV_{REGISTRATIONS_BUCKET}",
     BLOB_STORE: f"OBJ_{BLOB_STORE}",
 }
 
@@ -54,6 +56,8 @@ async def test_provision_creates_every_asset_on_file_storage(bus: Bus) -> None:
     assert configs[SECURITY_STREAM].duplicate_window == 3600
     assert configs[CDR_STREAM].max_age == 14 * 86400
     assert configs[PRESENCE_BUCKET].max_age == 10
+    assert configs[REGISTRATIONS_BUCKET].max_age == 7200
+    assert configs[REGISTRATIONS_BUCKET].max_msgs_per_subject == 1
     assert configs[CONFIG_BUCKET].max_msgs_per_subject == 5
     # And they work through the accessors.
     kv = await bus.key_value(CONFIG_BUCKET)

@@ -38,6 +38,7 @@ import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from libs.bus.cdr import CallAttempt, CallEnded, ReleasedBy, ReleaseReason
+from services.sip_core.b2bua.hooks import Outgoing, RequestHandler
 from services.sip_core.b2bua.policy import Admission, CallPolicy, Rating, Refusal, Target
 from services.sip_core.sip import (
     ClientInviteTransaction,
@@ -205,6 +206,8 @@ class B2BUA:
         self.dialogs = DialogTable()
         self._legs: dict[tuple[str, str, str], tuple[Call, str]] = {}
         self.calls: set[Call] = set()
+        #: Out-of-dialog requests other parts answer, by method (REGISTER: the registrar).
+        self.handlers: dict[str, RequestHandler] = {}
         # Policies with per-attempt limits (carrier, gateway) take them before each attempt.
         self._begin_attempt = getattr(policy, "begin_attempt", None)
         #: Seconds between OPTIONS pings on each leg of an answered call (0: none). Answered
@@ -312,6 +315,8 @@ class B2BUA:
             )
         elif method in ("BYE", "UPDATE", "INFO"):
             self._respond(transaction, make_response(request, 481, to_tag=new_tag()))
+        elif (handler := self.handlers.get(method)) is not None:
+            handler(request, peer, transaction)
         else:
             self._respond(
                 transaction,
@@ -450,6 +455,9 @@ class B2BUA:
                 self._ping_failed(context, f"{status} to OPTIONS")
             elif status >= 200:
                 _PING_ALIVE.inc()
+            return
+        if isinstance(context, Outgoing):
+            context.on_response(response, transaction)
             return
         if isinstance(context, Call):
             if transaction is context.b_txn:
@@ -691,6 +699,10 @@ class B2BUA:
         context = transaction.context
         if isinstance(context, _Ping):
             self._ping_failed(context, f"no answer to OPTIONS (timer {timer})")
+            return
+        if isinstance(context, Outgoing):
+            if isinstance(transaction, ClientTransaction):
+                context.on_failure(transaction)
             return
         if not isinstance(context, Call):
             return

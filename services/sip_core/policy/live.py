@@ -46,7 +46,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import Gauge, Histogram
@@ -82,6 +82,9 @@ from services.sip_core.policy.snapshot import (
     raw_rate_card,
 )
 from services.sip_core.sip import Auth, ParseError, Peer, Request
+
+if TYPE_CHECKING:  # the registrar builds on this module
+    from services.sip_core.registrar.inbound import RegisteredUserTarget
 
 __all__ = ["LivePolicy"]
 
@@ -191,6 +194,8 @@ class LivePolicy:
                 blobs={"ratecard": raw_rate_card},
                 on_change=self._changed,
             )
+        #: Calls to registered SIP users (the registrar's; ``None``: no registrar on this node).
+        self.registered: RegisteredUserTarget | None = None
         self._balances: Mapping[uuid.UUID, Any] = (
             self.view.all("balance") if self.view is not None else {}
         )
@@ -308,6 +313,19 @@ class LivePolicy:
         snapshot = self._snapshot
         return None if snapshot is None else snapshot.firewall_action(address, self.wall_clock())
 
+    def report_auth_failure(
+        self,
+        request: Request,
+        source: Peer,
+        reason: SipAuthFailure,
+        status: int,
+        username: str | None = None,
+        realm: str | None = None,
+        customer_id: str | None = None,
+    ) -> None:
+        """Publish a ``SipAuthFailed`` for a request refused elsewhere (the registrar)."""
+        self._auth_failed(request, source, reason, status, username, realm, customer_id)
+
     def digest_for(self, realm: str) -> DigestAuthenticator:
         found = self._digests.get(realm)
         if found is None:
@@ -335,6 +353,11 @@ class LivePolicy:
         match = snapshot.ipauth.identify(address, dialled, cli, snapshot.cli_matches)
         user: SipUserConfig | None = None
         outside = False
+        if match is None and self.registered is not None:
+            # A carrier's call to a registered SIP user (services.sip_core.registrar.inbound).
+            inbound = self.registered.from_carrier(snapshot, source, dialled, cli)
+            if inbound is not None:
+                return inbound
         if match is not None:
             customer_id = match.customer_id
             tech_prefix = match.tech_prefix
@@ -404,6 +427,12 @@ class LivePolicy:
                 return Refusal(402, ReleaseReason.DAILY_SPEND_LIMIT)
         if available <= 0:
             return Refusal(402, ReleaseReason.INSUFFICIENT_BALANCE)
+
+        # 5b. a SIP user of the platform: its registered contacts, not routing (registrar)
+        if self.registered is not None:
+            local = self.registered.on_net(snapshot, dialled, cli, customer, match, user, lease)
+            if local is not None:
+                return local
 
         # 6. routing
         plan = snapshot.table.plan(str(customer.id), dialled, cli, tech_prefix, wall)
