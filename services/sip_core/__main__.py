@@ -11,10 +11,11 @@ from libs.bus.cdr import CallEnded
 from libs.node import Node
 from libs.telemetry import configure_logging
 from services.sip_core.b2bua.calls import B2BUA
-from services.sip_core.b2bua.policy import CallPolicy, StaticRoutePolicy
+from services.sip_core.b2bua.policy import CallPolicy, MediaPlan, StaticRoutePolicy
 from services.sip_core.b2bua.refuse import NoRoutingPolicy
 from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
+from services.sip_core.media import MediaController, RelayDirectory
 from services.sip_core.sip import Peer, TransactionLayer
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
@@ -40,7 +41,8 @@ def tune_gc() -> None:
 def policy_for(settings: SipCoreSettings) -> CallPolicy:
     if settings.sip.static_route:
         host, port = settings.sip.static_route.rsplit(":", 1)
-        return StaticRoutePolicy(Peer("UDP", host, int(port)))
+        media = MediaPlan(mode=settings.sip.static_media, strict=settings.sip.static_media_strict)
+        return StaticRoutePolicy(Peer("UDP", host, int(port)), media)
     return NoRoutingPolicy()
 
 
@@ -63,6 +65,13 @@ def main() -> None:
             task.add_done_callback(pending.discard)
 
         await listeners.start()
+        media = MediaController(
+            node.connector,
+            RelayDirectory(node.connector, ttl=settings.media.relay_ttl),
+            node_id=settings.node_id,
+            offer_timeout=settings.media.offer_timeout,
+            request_timeout=settings.media.request_timeout,
+        )
         host = settings.sip.advertised_address or settings.sip.host
         calls["b2bua"] = B2BUA(
             stack,
@@ -72,7 +81,9 @@ def main() -> None:
             node_id=settings.node_id,
             zone=settings.zone,
             cdr_sink=send_cdr,
+            media=media,
         )
+        media.start()
         cdrs.start()
         tune_gc()
 
@@ -86,6 +97,7 @@ def main() -> None:
         finally:
             await listeners.stop()
             stack.close()
+            await media.stop()
             if pending:
                 await asyncio.wait(pending, timeout=5)
             await cdrs.stop()
