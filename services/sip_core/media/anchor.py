@@ -366,7 +366,6 @@ class MediaController:
             if relay is None or left <= 0:
                 break
             tried.add(relay.node_id)
-            self.directory.placed(relay.node_id)
             started = loop.time()
             try:
                 offered = await request_media(
@@ -385,6 +384,7 @@ class MediaController:
                 # relay's setup timeout to find the orphan.
                 self.spawn(self._forget(relay.node_id, call_id))
                 continue
+            self.directory.placed(relay.node_id)
             OFFER_SECONDS.observe(loop.time() - started)
             OFFERS.labels("ok").inc()
             return MediaSession(self, call_id, offered, offer.stream, a_host)

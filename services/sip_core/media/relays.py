@@ -10,9 +10,10 @@ media.
 The choice (reference, *Media Handling*: relays run under 50 % of their capacity; *Scaling*:
 least loaded first): the live, non-draining relay of the zone with the lowest estimated load,
 where the estimate is the relay's own heartbeat figure (the larger of its port pairs in use and
-its CPU) plus what this node placed on it since that heartbeat. Lowest first means a relay above
-50 % is chosen only when every other one is too. A relay that refused or did not answer is set
-aside for a while (:meth:`RelayDirectory.set_aside`).
+its CPU) plus the calls this node placed on it since that heartbeat was built (a heartbeat
+comes every couple of seconds; a burst of calls would otherwise all land on one relay). Lowest
+first means a relay above 50 % is chosen only when every other one is too. A relay that refused
+or did not answer is set aside for a while (:meth:`RelayDirectory.set_aside`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import contextlib
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import structlog
@@ -49,8 +50,8 @@ class RelayInfo:
     heartbeat: NodeHeartbeat
     #: Monotonic time the heartbeat was (estimated to be) sent.
     seen_at: float
-    #: Calls placed on it by this node since that heartbeat.
-    placed: int = 0
+    #: When this node placed calls on it that the heartbeat may not count yet (monotonic).
+    placed: list[float] = field(default_factory=list)
     #: Monotonic time until which it gets no new calls (it refused or did not answer).
     aside_until: float = 0.0
 
@@ -65,7 +66,7 @@ class RelayInfo:
     @property
     def estimated_load(self) -> float:
         pairs = self.heartbeat.capacity.get("port_pairs") or 0
-        extra = self.placed * PAIRS_PER_CALL / pairs if pairs > 0 else 0.0
+        extra = len(self.placed) * PAIRS_PER_CALL / pairs if pairs > 0 else 0.0
         return self.heartbeat.load + extra
 
 
@@ -125,10 +126,11 @@ class RelayDirectory:
         return best[0] if len(best) == 1 else random.choice(best)  # noqa: S311 - spreading ties
 
     def placed(self, node_id: str) -> None:
-        """This node has just put a call on ``node_id`` (counted until its next heartbeat)."""
+        """``node_id`` has just allocated ports for a call of this node: counted in its load
+        until a heartbeat sent after this moment (which counts it itself) arrives."""
         relay = self._relays.get(node_id)
         if relay is not None:
-            relay.placed += 1
+            relay.placed.append(self._clock())
 
     def set_aside(self, node_id: str, seconds: float) -> None:
         """Give ``node_id`` no new calls for ``seconds`` (it refused, or did not answer)."""
@@ -147,7 +149,10 @@ class RelayDirectory:
         if known is not None and seen < known.seen_at:
             return  # an older heartbeat, replayed
         aside = known.aside_until if known is not None else 0.0
-        self._relays[heartbeat.node_id] = RelayInfo(heartbeat, seen, aside_until=aside)
+        # A placement acknowledged after the heartbeat was built may be missing from it: keep
+        # counting it (counting one twice for a moment errs on the safe side).
+        placed = [t for t in known.placed if t >= seen] if known is not None else []
+        self._relays[heartbeat.node_id] = RelayInfo(heartbeat, seen, placed, aside)
         if known is None:
             _log.info("media.relay_seen", relay=heartbeat.node_id, zone=heartbeat.zone)
         LIVE_RELAYS.set(len(self._relays))
