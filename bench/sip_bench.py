@@ -262,6 +262,8 @@ class SipCore:
             "TANDEM_SIP__UDP_PORT": str(self.port),
             "TANDEM_SIP__TCP_PORT": "0",
             "TANDEM_SIP__STATIC_ROUTE": f"127.0.0.1:{uas_port}",
+            # Signalling only, as peerbench measured the other B2BUAs: no media anchoring.
+            "TANDEM_SIP__STATIC_MEDIA": "direct",
             "TANDEM_SIP__EVENT_LOOP": loop,
             "TANDEM_SPOOL_DIR": str(bench.workdir / f"spool-{loop}"),
         }

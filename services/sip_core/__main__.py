@@ -67,10 +67,10 @@ def main() -> None:
         await listeners.start()
         media = MediaController(
             node.connector,
-            RelayDirectory(node.connector, ttl=settings.media.relay_ttl),
+            RelayDirectory(node.connector, ttl=settings.media_control.relay_ttl),
             node_id=settings.node_id,
-            offer_timeout=settings.media.offer_timeout,
-            request_timeout=settings.media.request_timeout,
+            offer_timeout=settings.media_control.offer_timeout,
+            request_timeout=settings.media_control.request_timeout,
         )
         host = settings.sip.advertised_address or settings.sip.host
         calls["b2bua"] = B2BUA(

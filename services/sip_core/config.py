@@ -33,8 +33,9 @@ class SipSettings(BaseModel):
     #: unset, calls are routed by the live configuration.
     static_route: str | None = Field(None, pattern=r"^[^:\s]+:\d{1,5}$")
     #: Media of the calls on ``static_route`` (``TANDEM_SIP__STATIC_MEDIA``): ``relay`` anchors
-    #: them on an rtp_relay of this node's zone, ``direct`` leaves the SDP alone.
-    static_media: Literal["relay", "direct"] = "direct"
+    #: them on an rtp_relay of this node's zone (the issue's default; the embedded platform runs
+    #: one), ``direct`` leaves the SDP alone.
+    static_media: Literal["relay", "direct"] = "relay"
     #: With ``static_media=relay`` and no relay able to take a call: refuse it (503) rather
     #: than fall back to direct media.
     static_media_strict: bool = False
@@ -45,8 +46,9 @@ class SipSettings(BaseModel):
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
 
-class MediaSettings(BaseModel):
-    """How sip_core drives the rtp_relays (``TANDEM_MEDIA__…``)."""
+class MediaControlSettings(BaseModel):
+    """How sip_core drives the rtp_relays (``TANDEM_MEDIA_CONTROL__…``; not ``TANDEM_MEDIA__``,
+    which an rtp_relay reads, so one environment can hold both)."""
 
     #: Seconds the INVITE to a carrier may wait for a relay's ports (across the relays tried);
     #: then the call is refused (strict) or goes direct (relaxed).
@@ -61,6 +63,6 @@ class MediaSettings(BaseModel):
 class SipCoreSettings(ServiceSettings):
     http: HttpSettings = HttpSettings(port=8004)
     sip: SipSettings = SipSettings()
-    media: MediaSettings = MediaSettings()
+    media_control: MediaControlSettings = MediaControlSettings()
     #: Durable folder for CDRs waiting for NATS.
     spool_dir: Path = Path("data/spool")

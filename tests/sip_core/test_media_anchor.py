@@ -243,6 +243,40 @@ async def test_a_relay_whose_heartbeat_stops_gets_no_calls_and_is_reported_lost(
             assert session.relay == survivor.node_id
 
 
+async def test_sdp_is_rewritten_at_once_and_updates_reach_the_relay_in_order(
+    nats: NatsServer, relays: Any
+) -> None:
+    relay = await relays()
+    async with media_plane(nats) as media:
+        await sees(media, relay)
+        offer = offer_for(4000)
+        session = await media.open("upd", offer, ZONE, a_host="127.0.0.1")
+        towards_b = session.towards_b(offer.body)
+        assert b"m=audio %d RTP/AVP 0" % session.b.rtp_port in towards_b
+        assert b"c=IN IP4 127.0.0.1" in towards_b
+
+        answer = offer.body.replace(b"4000", b"5000")
+        towards_a = session.from_b(answer)  # a 183
+        assert b"m=audio %d RTP/AVP 0" % session.a.rtp_port in towards_a
+        final = session.from_b(offer.body.replace(b"4000", b"5002"))  # then the 200
+        reinvite = session.from_a(offer.body.replace(b"4000", b"4100"))  # a re-INVITE from A
+        assert b"m=audio %d RTP/AVP 0" % session.b.rtp_port in reinvite
+        assert b"m=audio %d RTP/AVP 0" % session.a.rtp_port in final
+
+        relayed = relay.control.plane.table.get("upd")
+        await until(
+            lambda: (
+                relayed.b.rtp.target == ("127.0.0.1", 5002)
+                and relayed.a.rtp.target == ("127.0.0.1", 4100)
+            )
+        )
+        assert relayed.answered_at is not None
+        stats = await session.close()
+        assert stats is not None
+        assert "upd" not in relay.control.plane.table
+        assert await session.close() is stats  # closing twice asks the relay once
+
+
 # -- calls -------------------------------------------------------------------------------------
 
 
@@ -437,3 +471,38 @@ async def test_with_no_relay_a_strict_call_is_refused_and_a_relaxed_one_goes_dir
             (cdr,) = cdrs
             assert cdr.release_reason is ReleaseReason.NORMAL
             assert cdr.media_caller is None  # direct media: the switch saw none
+
+
+async def test_a_failover_keeps_the_media_session_for_the_next_carrier(
+    tmp_path: Path, nats: NatsServer, relays: Any
+) -> None:
+    relay = await relays()
+    broken, working = free_port(), free_port()
+    policy = MediaTargets(broken, working, media=MediaPlan(mode="relay", strict=True))
+    pcap = g711_pcap(tmp_path / "g711.pcap")
+    async with media_plane(nats) as media, sip_node(policy, media) as (_, port, cdrs):
+        await sees(media, relay)
+        refuser = await start_sipp(
+            "-sf", str(scenario("uas_reject", tmp_path, code=503)), "-m", "1",
+            port=broken, cwd=tmp_path,
+        )  # fmt: skip
+        answerer = await start_sipp(
+            "-sn", "uas", "-rtp_echo", "-mp", str(free_port()), "-m", "1",
+            port=working, cwd=tmp_path,
+        )  # fmt: skip
+        uac = await start_sipp(
+            "-sf", str(scenario("uac_rtp", tmp_path, pcap=pcap, pause=2500)),
+            f"127.0.0.1:{port}", "-mp", str(free_port()), "-m", "1",
+            port=free_port(), cwd=tmp_path,
+        )  # fmt: skip
+        for peer in (uac, refuser, answerer):
+            rc, out = await peer.finish()
+            assert rc == 0, out
+        await until(lambda: len(cdrs) == 1)
+
+    (cdr,) = cdrs
+    assert [a.sip_code for a in cdr.attempts] == [503, 200]
+    assert cdr.media_caller is not None
+    assert cdr.media_callee is not None
+    assert cdr.media_caller.packets == 50
+    assert cdr.media_callee.packets >= 45

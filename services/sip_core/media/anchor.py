@@ -389,7 +389,7 @@ class MediaController:
             OFFERS.labels("ok").inc()
             return MediaSession(self, call_id, offered, offer.stream, a_host)
         OFFERS.labels("unavailable").inc()
-        _log.warning("media.unavailable", call_id=call_id, zone=zone, why=why)
+        _log.info("media.unavailable", call_id=call_id, zone=zone, why=why)
         raise MediaUnavailable(why)
 
     async def _forget(self, relay: str, call_id: str) -> None:
