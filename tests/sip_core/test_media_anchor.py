@@ -506,3 +506,28 @@ async def test_a_failover_keeps_the_media_session_for_the_next_carrier(
     assert cdr.media_callee is not None
     assert cdr.media_caller.packets == 50
     assert cdr.media_callee.packets >= 45
+
+
+async def test_an_unreadable_offer_is_refused_with_488_when_the_plan_is_strict(
+    tmp_path: Path, nats: NatsServer, relays: Any
+) -> None:
+    relay = await relays()
+    policy = MediaTargets(free_port(), media=MediaPlan(mode="relay", strict=True))
+    bad = scenario("uac_sdp_expect_failure", tmp_path, code=488)
+    text = bad.read_text()
+    assert "c=IN IP[media_ip_type] [media_ip]" in text
+    bad.write_text(text.replace("c=IN IP[media_ip_type] [media_ip]", "c=IN IP4"))
+    async with media_plane(nats) as media, sip_node(policy, media) as (_, port, cdrs):
+        await sees(media, relay)
+        uac = await start_sipp(
+            "-sf", str(bad), f"127.0.0.1:{port}", "-m", "1", port=free_port(), cwd=tmp_path
+        )  # fmt: skip
+        rc, out = await uac.finish()
+        assert rc == 0, out
+        await until(lambda: len(cdrs) == 1)
+
+    (cdr,) = cdrs
+    assert cdr.sip_code == 488
+    assert cdr.release_reason is ReleaseReason.MEDIA_UNAVAILABLE
+    assert cdr.attempts == []
+    assert len(relay.control.plane.table) == 0
