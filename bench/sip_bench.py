@@ -274,6 +274,8 @@ class SipCore:
                 if bench.live is not None
                 else {"TANDEM_SIP__STATIC_ROUTE": f"127.0.0.1:{uas_port}"}
             ),
+            # Signalling only, as peerbench measured the other B2BUAs: no media anchoring.
+            "TANDEM_SIP__STATIC_MEDIA": "direct",
             "TANDEM_SIP__EVENT_LOOP": loop,
             "TANDEM_SPOOL_DIR": str(bench.workdir / f"spool-{loop}"),
         }

@@ -15,11 +15,12 @@ from libs.liveconfig.models import CONFIG_KINDS
 from libs.node import Node
 from libs.telemetry import configure_logging
 from services.sip_core.b2bua.calls import B2BUA
-from services.sip_core.b2bua.policy import CallPolicy, StaticRoutePolicy
+from services.sip_core.b2bua.policy import CallPolicy, MediaPlan, StaticRoutePolicy
 from services.sip_core.b2bua.refuse import NoRoutingPolicy
 from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
 from services.sip_core.control import CallControl
+from services.sip_core.media import MediaController, RelayDirectory
 from services.sip_core.policy import LivePolicy
 from services.sip_core.protection import KINDS, LiveProtection, Protection, SecurityReporter
 from services.sip_core.registrar import RegistrarNode
@@ -58,7 +59,8 @@ def policy_for(
     if settings.sip.static_route:
         host, port = settings.sip.static_route.rsplit(":", 1)
         transport = settings.sip.static_route_transport
-        return StaticRoutePolicy(Peer(transport, host, int(port)))
+        media = MediaPlan(mode=settings.sip.static_media, strict=settings.sip.static_media_strict)
+        return StaticRoutePolicy(Peer(transport, host, int(port)), media)
     if connector is None:
         return NoRoutingPolicy()
     return LivePolicy(
@@ -126,6 +128,13 @@ def main() -> None:
         live.start(node.connector)
 
         await listeners.start()
+        media = MediaController(
+            node.connector,
+            RelayDirectory(node.connector, ttl=settings.media_control.relay_ttl),
+            node_id=settings.node_id,
+            offer_timeout=settings.media_control.offer_timeout,
+            request_timeout=settings.media_control.request_timeout,
+        )
         host = settings.sip.advertised_address or settings.sip.host
         calls["b2bua"] = B2BUA(
             stack,
@@ -137,7 +146,9 @@ def main() -> None:
             cdr_sink=send_cdr,
             local_ports={name.upper(): port for name, (_, port) in listeners.bound.items()},
             ping_interval=settings.sip.ping_interval,
+            media=media,
         )
+        media.start()
         registrar: RegistrarNode | None = None
         if isinstance(policy, LivePolicy) and node.connector is not None:
             registrar = RegistrarNode(
@@ -161,6 +172,7 @@ def main() -> None:
                 await registrar.stop()
             await listeners.stop()
             stack.close()
+            await media.stop()
             if isinstance(policy, LivePolicy):
                 await policy.stop()  # and its view
             else:

@@ -56,6 +56,13 @@ class SipSettings(BaseModel):
     static_route: str | None = Field(None, pattern=r"^[^:\s]+:\d{1,5}$")
     #: The transport of ``static_route``.
     static_route_transport: Literal["UDP", "TCP", "TLS"] = "UDP"
+    #: Media of the calls on ``static_route`` (``TANDEM_SIP__STATIC_MEDIA``): ``relay`` anchors
+    #: them on an rtp_relay of this node's zone (the issue's default; the embedded platform runs
+    #: one), ``direct`` leaves the SDP alone.
+    static_media: Literal["relay", "direct"] = "relay"
+    #: With ``static_media=relay`` and no relay able to take a call: refuse it (503) rather
+    #: than fall back to direct media.
+    static_media_strict: bool = False
     #: Live transactions allowed before new requests get 503 + Retry-After.
     max_transactions: int = Field(100_000, ge=100)
     #: Networks never flood-banned by this node, beside the live configuration's trusted
@@ -99,9 +106,24 @@ class RegistrarSettings(BaseModel):
     ring_timeout: float = Field(60.0, gt=0)
 
 
+class MediaControlSettings(BaseModel):
+    """How sip_core drives the rtp_relays (``TANDEM_MEDIA_CONTROL__…``; not ``TANDEM_MEDIA__``,
+    which an rtp_relay reads, so one environment can hold both)."""
+
+    #: Seconds the INVITE to a carrier may wait for a relay's ports (across the relays tried);
+    #: then the call is refused (strict) or goes direct (relaxed).
+    offer_timeout: float = Field(1.0, gt=0, le=10)
+    #: Seconds to wait for a relay's reply to updates and deletes (off the call path).
+    request_timeout: float = Field(2.0, gt=0, le=30)
+    #: Seconds without a heartbeat after which a relay counts as gone: no new calls, and the
+    #: calls it carried end (``media_unavailable``). The presence bucket's TTL.
+    relay_ttl: float = Field(10.0, gt=0)
+
+
 class SipCoreSettings(ServiceSettings):
     http: HttpSettings = HttpSettings(port=8004)
     sip: SipSettings = SipSettings()
     registrar: RegistrarSettings = RegistrarSettings()
+    media_control: MediaControlSettings = MediaControlSettings()
     #: Durable folder for CDRs waiting for NATS.
     spool_dir: Path = Path("data/spool")

@@ -317,7 +317,11 @@ class RtpEndpoint(Endpoint):
             if d < 0:
                 d = -d
             if d > 2147483648.0:  # the 32-bit timestamp wrapped between the two packets
-                d = 4294967296.0 - d
+                # Modulo 2^32 first (a wrap plus the time elapsed can put |D| above 2^32),
+                # then the shorter way round: never negative.
+                d %= 4294967296.0
+                if d > 2147483648.0:
+                    d = 4294967296.0 - d
             self.jitter += (d - self.jitter) * 0.0625
         elif pt != self.pt:
             self._payload_type(pt, ts, now)

@@ -18,9 +18,20 @@ both legs of answered calls every ``ping_interval`` seconds (one timer for all c
 481 or no answer at all ends the call (BYE to the other leg, ``peer_unreachable``); Via and
 Contact carry each leg's transport (UDP, TCP, TLS) and its listener's port.
 
+Media anchoring (issue 6): when the admission's :class:`MediaPlan` says ``relay``, the caller's
+SDP is offered to an rtp_relay of the plan's zone before the INVITE leaves (bounded by the
+controller's offer timeout; with no relay, a strict plan refuses the call with 503 and
+``media_unavailable``, a relaxed one goes direct), every SDP crossing the call is rewritten to
+the relay's ports (:mod:`services.sip_core.media.anchor`), the session is deleted when the call
+ends and its statistics go into the CDR. An unreadable offer gets 488 (strict) or goes direct
+(relaxed); an unreadable SDP in a re-INVITE/UPDATE gets 488 and is not relayed; an unreadable
+SDP in a response is relayed as it is (a response cannot be refused). A relay's
+``MediaTimedOut`` ends the call with ``rtp_timeout``; a relay that vanishes ends its calls with
+``media_unavailable``.
+
 Skipped here (later in the sip_core issue): authentication, limits and rewriting (the policy's
-job), media anchoring (rtp_relay), session timers (RFC 4028), sending in-dialog B-leg requests
-to a Contact other than the gateway, PRACK (RFC 3262).
+job), the late offer (an INVITE without SDP is not anchored), session timers (RFC 4028),
+sending in-dialog B-leg requests to a Contact other than the gateway, PRACK (RFC 3262).
 """
 
 from __future__ import annotations
@@ -38,8 +49,16 @@ import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from libs.bus.cdr import CallAttempt, CallEnded, ReleasedBy, ReleaseReason
+from libs.bus.media import MediaTimedOut
 from services.sip_core.b2bua.hooks import Outgoing, RequestHandler
 from services.sip_core.b2bua.policy import Admission, CallPolicy, Rating, Refusal, Target
+from services.sip_core.media import (
+    MediaController,
+    MediaSession,
+    MediaUnavailable,
+    Offer,
+    leg_stats,
+)
 from services.sip_core.sip import (
     ClientInviteTransaction,
     ClientTransaction,
@@ -57,6 +76,7 @@ from services.sip_core.sip import (
     new_branch,
     new_tag,
 )
+from services.sip_core.sip.sdp import SdpError
 from services.sip_core.stack import SipStack
 
 __all__ = ["B2BUA"]
@@ -108,12 +128,14 @@ class Call:
         "answered_at",
         "attempt",
         "attempts",
+        "b_body",
         "b_call_id",
         "b_dialog",
         "b_request",
         "b_started",
         "first_reply_at",
         "id",
+        "media",
         "phase",
         "refusal",
         "started_at",
@@ -131,6 +153,10 @@ class Call:
         self.admission: Admission | None = None
         self.b_call_id = secrets.token_hex(16)
         self.b_request: Request | None = None
+        #: The body sent to carriers (the caller's SDP rewritten to the relay), if not the A one.
+        self.b_body: bytes | None = None
+        #: The call's media session on an rtp_relay, when anchored.
+        self.media: MediaSession | None = None
         self._b_txn: weakref.ref[ClientInviteTransaction] | None = None
         self.b_dialog: Dialog | None = None
         self.target: Target | None = None
@@ -192,6 +218,7 @@ class B2BUA:
         cdr_sink: CdrSink,
         local_ports: dict[str, int] | None = None,
         ping_interval: float = 0.0,
+        media: MediaController | None = None,
     ) -> None:
         self.stack = stack
         self.policy = policy
@@ -221,6 +248,12 @@ class B2BUA:
         self._cps_count = 0
         self._cps_last = 0
         CPS.set_function(self.calls_per_second)
+        #: Anchored calls by call id (the relay's session id).
+        self._media_calls: dict[str, Call] = {}
+        self.media = media
+        if media is not None:
+            media.on_timed_out = self._media_timed_out
+            media.directory.on_lost = self._relay_lost
         stack.tu = self
 
     # -- helpers ---------------------------------------------------------------------------
@@ -355,6 +388,13 @@ class B2BUA:
         call.admission = decision
         self.calls.add(call)
         ACTIVE_CALLS.inc()
+        if decision.media.mode == "relay":
+            self._anchor(call, decision)
+        else:
+            self._first_attempt(call)
+
+    def _first_attempt(self, call: Call) -> None:
+        """Send the INVITE to the first target, or refuse the call when none can take it."""
         if not self._next_attempt(call):  # no target, or every one refused by its limits
             refusal = call.refusal or Refusal(503, ReleaseReason.NO_ROUTE)
             self._answer_a(call, refusal.status, headers=refusal.headers)
@@ -390,7 +430,10 @@ class B2BUA:
         ctype = a.content_type
         if a.body and ctype:
             headers.append(("Content-Type", ctype))
-        request = Request("INVITE", target.uri, headers, a.body)
+        body = a.body if call.b_body is None else call.b_body
+        request = Request("INVITE", target.uri, headers, body)
+        if call.media is not None:
+            call.media.b_host = target.peer.host
         call.target = target
         call.b_request = request
         call.b_started = self._now()
@@ -425,18 +468,26 @@ class B2BUA:
             self._respond(txn, make_response(request, 491 if request.method == "INVITE" else 481))
             return
         ctype = request.content_type
+        body = request.body
+        if body and call.media is not None and _is_sdp(ctype):
+            try:
+                body = call.media.from_a(body) if side == "a" else call.media.from_b(body)
+            except SdpError as exc:
+                _log.info("unreadable SDP in an in-dialog request", call_id=call.id, error=str(exc))
+                self._respond(txn, make_response(request, 488))
+                return
         to = self._peer_of(call, side == "a")
         relayed = other.create_request(
             request.method,
             self._via(to.transport),
-            body=request.body,
-            content_type=ctype if request.body else None,
+            body=body,
+            content_type=ctype if body else None,
             headers=[("Contact", self._contact_for(to))]
             if request.method in ("INVITE", "UPDATE")
             else (),
         )
         client = self.stack.layer.send_request(relayed, to, self._now())
-        client.context = (call, txn, other)
+        client.context = (call, txn, other, side)
         self.stack.pump()
 
     def _peer_of(self, call: Call, b_side: bool) -> Peer:
@@ -464,7 +515,7 @@ class B2BUA:
                 self._b_invite_response(context, response)
             return
         if isinstance(context, tuple):  # a relayed in-dialog request
-            _call, server_txn, dialog = context
+            call, server_txn, dialog, side = context
             status = response.status_code
             if status < 200 and status == 100:
                 return
@@ -476,11 +527,13 @@ class B2BUA:
             ctype = response.content_type
             contact = self._contact_for(server_txn.peer)
             headers = [("Contact", contact)] if 200 <= status < 300 else []
-            if response.body and ctype:
+            # The answer comes from the other leg than the request's.
+            body = self._media_sdp(call, "b" if side == "a" else "a", response.body, ctype)
+            if body and ctype:
                 headers.append(("Content-Type", ctype))
             self._respond(
                 server_txn,
-                make_response(server_txn.request, status, headers=headers, body=response.body),
+                make_response(server_txn.request, status, headers=headers, body=body),
             )
 
     def _b_invite_response(self, call: Call, response: Response) -> None:
@@ -514,7 +567,9 @@ class B2BUA:
                 call.phase = Phase.EARLY
                 self._set_timer(call, target.ring_timeout, self._ring_timeout)
             call.first_reply_at = call.first_reply_at or now
-            self._answer_a(call, status, body=response.body, ctype=response.content_type)
+            ctype = response.content_type
+            body = self._media_sdp(call, "b", response.body, ctype)
+            self._answer_a(call, status, body=body, ctype=ctype)
             return
         self._record_attempt(call, response)
         if status < 300:
@@ -524,7 +579,9 @@ class B2BUA:
             call.b_dialog = dialog
             self._remember(dialog, call, "b")
             self._ack_b(call, dialog, response)
-            self._answer_a(call, status, body=response.body, ctype=response.content_type)
+            ctype = response.content_type
+            body = self._media_sdp(call, "b", response.body, ctype)
+            self._answer_a(call, status, body=body, ctype=ctype)
             a_contact = self._contact_for(call.a_peer)
             a_dialog = Dialog.uas(call.a_request, call.a_tag, local_contact=a_contact)
             a_dialog.confirm()
@@ -780,7 +837,10 @@ class B2BUA:
                 except Exception:
                     _log.exception("call policy failed to release a call")
         (_ANSWERED if answered else _OUTCOMES[reason]).inc()
-        self._emit_cdr(call, reason, released_by, status)
+        media, call.media = call.media, None
+        if media is not None:
+            self._media_calls.pop(call.id, None)
+        self._emit_cdr(call, reason, released_by, status, media)
         # The call object lives on as its transactions' context for up to 64·T1: keep what a
         # late answer from the carrier needs (target, B request), not the rest.
         call.a_dialog = call.b_dialog = None
@@ -788,7 +848,12 @@ class B2BUA:
         call.attempts = []
 
     def _emit_cdr(
-        self, call: Call, reason: ReleaseReason, released_by: ReleasedBy, status: int
+        self,
+        call: Call,
+        reason: ReleaseReason,
+        released_by: ReleasedBy,
+        status: int,
+        media: MediaSession | None = None,
     ) -> None:
         ended = datetime.now(UTC)
         a = call.a_request
@@ -832,7 +897,114 @@ class B2BUA:
             released_by=released_by,
             attempts=call.attempts,
         )
+        if media is not None and self.media is not None:
+            # The relay's final statistics go into the CDR: delete first, off the call path.
+            self.media.spawn(self._emit_with_media(cdr, media))
+            return
+        self._sink(cdr)
+
+    def _sink(self, cdr: CallEnded) -> None:
         try:
             self.cdr_sink(cdr)
         except Exception:
-            _log.exception("CDR sink failed", call_id=call.id)
+            _log.exception("CDR sink failed", call_id=cdr.call_id)
+
+    async def _emit_with_media(self, cdr: CallEnded, media: MediaSession) -> None:
+        try:
+            stats = await media.close()
+            if stats is not None:
+                cdr = cdr.model_copy(
+                    update={"media_caller": leg_stats(stats.a), "media_callee": leg_stats(stats.b)}
+                )
+        finally:
+            self._sink(cdr)
+
+    # -- media anchoring -----------------------------------------------------------------------
+
+    def _anchor(self, call: Call, admission: Admission) -> None:
+        """Offer the caller's SDP to a relay, then send the INVITE (see the module docstring)."""
+        plan = admission.media
+        a = call.a_request
+        if not a.body or not _is_sdp(a.content_type):
+            self._first_attempt(call)  # a late offer: nothing to anchor (not supported yet)
+            return
+        try:
+            offer = MediaController.read_offer(a.body, call.a_peer.host)
+        except SdpError as exc:
+            _log.info("unreadable SDP offer", call_id=call.id, error=str(exc))
+            if plan.strict:
+                self._answer_a(call, 488)
+                self._finish(call, ReleaseReason.MEDIA_UNAVAILABLE, ReleasedBy.SWITCH, 488)
+            else:
+                self._first_attempt(call)
+            return
+        if offer is None or self.media is None:
+            if offer is not None and plan.strict:  # relay media wanted, no media plane here
+                self._answer_a(call, 503)
+                self._finish(call, ReleaseReason.MEDIA_UNAVAILABLE, ReleasedBy.SWITCH, 503)
+            else:
+                self._first_attempt(call)  # no audio stream to anchor, or relaxed
+            return
+        self.media.spawn(self._open_media(call, offer, plan.zone or self.zone, plan.strict))
+
+    async def _open_media(self, call: Call, offer: Offer, zone: str, strict: bool) -> None:
+        assert self.media is not None
+        try:
+            session = await self.media.open(call.id, offer, zone, a_host=call.a_peer.host)
+        except MediaUnavailable:
+            session = None
+        try:
+            if call.phase is Phase.ENDED:  # the caller gave up meanwhile
+                if session is not None:
+                    self.media.discard(session)
+                return
+            if session is None:
+                if strict:
+                    self._answer_a(call, 503)
+                    self._finish(call, ReleaseReason.MEDIA_UNAVAILABLE, ReleasedBy.SWITCH, 503)
+                else:
+                    self._first_attempt(call)
+                return
+            call.media = session
+            self._media_calls[call.id] = call
+            call.b_body = session.towards_b(offer.body)
+            self._first_attempt(call)
+        except Exception:
+            _log.exception("media anchoring failed", call_id=call.id)
+            self.hang_up(call, ReleaseReason.MEDIA_UNAVAILABLE)
+
+    def _media_sdp(self, call: Call, side: str, body: bytes, ctype: str | None) -> bytes:
+        """SDP from leg ``side`` rewritten for the other leg; unreadable: as it came."""
+        media = call.media
+        if not body or media is None or not _is_sdp(ctype):
+            return body
+        try:
+            return media.from_a(body) if side == "a" else media.from_b(body)
+        except SdpError as exc:
+            _log.warning("unreadable SDP relayed as it came", call_id=call.id, error=str(exc))
+            return body
+
+    def _media_timed_out(self, event: MediaTimedOut) -> None:
+        call = self._media_calls.get(event.call_id)
+        if call is None or call.media is None or call.media.relay != event.node_id:
+            return
+        call.media.timed_out(event)
+        _log.info("media timed out", call_id=call.id, reason=event.reason, leg=event.leg)
+        reason = (
+            ReleaseReason.RTP_TIMEOUT
+            if event.reason == "media_timeout"
+            else ReleaseReason.MEDIA_UNAVAILABLE
+        )
+        self.hang_up(call, reason)
+
+    def _relay_lost(self, node_id: str) -> None:
+        for call in [c for c in self._media_calls.values() if c.media is not None]:
+            if call.media is not None and call.media.relay == node_id:
+                call.media.lost()
+                self.hang_up(call, ReleaseReason.MEDIA_UNAVAILABLE)
+
+
+def _is_sdp(content_type: str | None) -> bool:
+    return content_type is not None and content_type.split(";", 1)[0].strip().lower() == (
+        "application/sdp"
+    )

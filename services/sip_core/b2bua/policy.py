@@ -130,8 +130,9 @@ class StaticRoutePolicy:
     """Every call to one next hop, unchanged numbers: the embedded platform's default route
     and the benchmark's baseline (the same set-up peerbench used for other B2BUAs)."""
 
-    def __init__(self, next_hop: Peer) -> None:
+    def __init__(self, next_hop: Peer, media: MediaPlan = MediaPlan()) -> None:
         self.next_hop = next_hop
+        self.media = media
 
     def admit(self, request: Request, source: Peer) -> Admission | Refusal:
         uri = request.request_uri
@@ -142,6 +143,7 @@ class StaticRoutePolicy:
             targets=[Target(hop, f"sip:{callee}@{hop.host}:{hop.port}")],
             caller=caller,
             callee=callee,
+            media=self.media,
         )
 
     def release(self, admission: Admission) -> None:
