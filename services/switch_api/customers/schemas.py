@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.db.models import CustomerStatus
 from libs.web.fields import Amount, NonNegativeAmount
+from libs.web.fields import Limit as Limit  # re-exported: other domains import it from here
 
 Currency = Annotated[
     str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.", examples=["EUR"])
 ]
-Limit = Annotated[int, Field(ge=0, le=1_000_000, description="0 means no limit at this level.")]
 Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Acme Telecom"])]
 Seconds = Annotated[
     int, Field(ge=0, le=7 * 86400, description="Seconds; 0 means no limit at this level.")
@@ -42,6 +42,11 @@ class CustomerCreate(BaseModel):
     max_call_duration: Seconds = 0
     source_ranges: SourceRanges = []
     notes: Notes = ""
+    ip_auth_self_service: bool = Field(
+        False,
+        description="The customer's users may add, change and remove their own IP "
+        "authentication entries in customer_api (otherwise they only see them).",
+    )
 
 
 class CustomerUpdate(BaseModel):
@@ -59,6 +64,7 @@ class CustomerUpdate(BaseModel):
     max_call_duration: Seconds | None = None
     source_ranges: SourceRanges | None = None
     notes: Notes | None = None
+    ip_auth_self_service: bool | None = None
 
 
 class Customer(BaseModel):
@@ -76,6 +82,9 @@ class Customer(BaseModel):
     max_call_duration: int
     source_ranges: list[str]
     notes: str
+    ip_auth_self_service: bool = Field(
+        description="The customer's users may edit their own IP authentication entries."
+    )
     version: int = Field(description="Increases with every change.")
     created_at: datetime
     updated_at: datetime
