@@ -78,7 +78,7 @@ def _describe(model: type[BaseModel], exc: ValidationError) -> str:
     return f"invalid {model.__name__} message: {text}"
 
 
-NodeRole = Literal["sip_core", "rtp_relay", "lookup_api", "switch_api", "customer_api"]
+NodeRole = Literal["sip_core", "rtp_relay", "lookup_api", "switch_api", "customer_api", "billing"]
 """The kinds of Tandem node that announce their presence."""
 
 

@@ -11,7 +11,7 @@ import hashlib
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from libs.db import Database, utcnow
 from libs.db.models import (
     Carrier,
     Customer,
+    DailySpend,
     Direction,
     FirewallRule,
     IpAuthEntry,
@@ -85,10 +86,21 @@ def amount(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def balance_config(row: Customer) -> BalanceConfig:
-    """The customer's balance as the database holds it (billing adds today's spend)."""
+def balance_config(
+    row: Customer, *, spent_today: Decimal = Decimal(0), day: date | None = None
+) -> BalanceConfig:
+    """The customer's balance as the database holds it, with the spend of the UTC day ``day``.
+
+    The version is the customer's ``balance_version`` (bumped by every balance change), not
+    the customer's own ``version``: editing a customer's limits does not move its money.
+    """
     return BalanceConfig(
-        id=row.id, version=row.version, balance=amount(row.balance), currency=row.currency
+        id=row.id,
+        version=row.balance_version,
+        balance=amount(row.balance),
+        currency=row.currency,
+        spent_today=amount(spent_today),
+        day=day,
     )
 
 
@@ -268,7 +280,17 @@ async def load_snapshot(
     objects: list[ConfigObject] = []
     customers = (await session.scalars(select(Customer))).all()
     objects += [customer_config(c) for c in customers]
-    objects += [balance_config(c) for c in customers]
+    today = now.astimezone(UTC).date()
+    spent: dict[uuid.UUID, Decimal] = dict(
+        (
+            await session.execute(
+                select(DailySpend.customer_id, DailySpend.amount).where(DailySpend.day == today)
+            )
+        ).all()
+    )
+    objects += [
+        balance_config(c, spent_today=spent.get(c.id, Decimal(0)), day=today) for c in customers
+    ]
     entries = (await session.scalars(select(IpAuthEntry))).all()
     by_carrier: dict[uuid.UUID, list[IpAuthEntry]] = {}
     for entry in entries:

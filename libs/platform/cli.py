@@ -41,6 +41,7 @@ class Ports:
     sip_tls: int
     rtp_min: int
     rtp_max: int
+    billing_http: int = 8006
 
 
 def _sqlite_url(data_dir: Path) -> str:
@@ -69,6 +70,7 @@ def _child_specs(
         "lookup_api": ports.lookup_api,
         "sip_core": ports.sip_core_http,
         "rtp_relay": ports.rtp_relay_http,
+        "billing": ports.billing_http,
     }
     extra: dict[str, dict[str, str]] = {
         # Only the login-bearing APIs get the identity secrets (as files, never values).
@@ -97,6 +99,8 @@ def _child_specs(
                 **extra.get(name, {}),
             },
             ready_url=f"http://{_url_host(host)}:{port}/readyz",
+            # The billing worker is part of switch_api's package (it shares its models).
+            module="services.switch_api.billing" if name == "billing" else "",
         )
         for name, port in http_ports.items()
     ]
@@ -151,6 +155,7 @@ def up(
     lookup_api_port: int = 8003,
     sip_core_http_port: int = 8004,
     rtp_relay_http_port: int = 8005,
+    billing_http_port: Annotated[int, typer.Option(help="The billing worker's health.")] = 8006,
     sip_port: Annotated[int, typer.Option(help="SIP over UDP and TCP.")] = 5060,
     sip_tls_port: int = 5061,
     rtp_port_min: int = 20000,
@@ -176,6 +181,7 @@ def up(
         sip_tls_port,
         rtp_port_min,
         rtp_port_max,
+        billing_http_port,
     )
 
     nats: NatsServer | None = None
@@ -288,6 +294,7 @@ def _print_banner(
             "rtp_relay",
             f"RTP {ports.rtp_min}-{ports.rtp_max}/udp  health http://{h}:{ports.rtp_relay_http}",
         ),
+        ("billing", f"CDR rating worker  health http://{h}:{ports.billing_http}"),
         ("nats", getattr(nats, "url", "external") if nats is not None else "external"),
         (
             "database",

@@ -57,6 +57,7 @@ def test_upgrade_to_head_then_downgrade_to_base(backend: str, tmp_path: Path) ->
             "firewall_rules",
             "switch_settings",
         } <= tables
+        assert {"cdrs", "ledger_entries", "daily_spend"} <= tables
         assert diff == [], f"models and migrations disagree: {diff}"
         assert head is not None
 

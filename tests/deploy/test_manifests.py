@@ -41,6 +41,8 @@ HTTP_PORTS = {
     "lookup_api": 8003,
     "sip_core": 8004,
     "rtp_relay": 8005,
+    # The billing worker lives in switch_api's package (python -m services.switch_api.billing).
+    "switch_api.billing": 8006,
 }
 #: ``tandem migrate`` (the console script); ``python -m libs.platform.cli migrate`` only once that
 #: module runs its app when executed (today it has no ``__main__`` guard: a silent no-op, exit 0).

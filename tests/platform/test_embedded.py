@@ -23,7 +23,7 @@ from libs.platform.natsd import free_port
 pytestmark = pytest.mark.slow
 
 TANDEM = Path(sys.executable).with_name("tandem")
-SERVICES = ("switch_api", "customer_api", "lookup_api", "sip_core", "rtp_relay")
+SERVICES = ("switch_api", "customer_api", "lookup_api", "sip_core", "rtp_relay", "billing")
 # A cheap password hash keeps this test fast; the default cost is measured by the benchmark.
 CHEAP_ARGON2 = {
     "TANDEM_IDENTITY__ARGON2_TIME_COST": "1",
@@ -91,6 +91,7 @@ def platform(
         "lookup-api-port": free_port(),
         "sip-core-http-port": free_port(),
         "rtp-relay-http-port": free_port(),
+        "billing-http-port": free_port(),
         "sip-port": free_port(),
         "sip-tls-port": free_port(),
     }
@@ -188,6 +189,7 @@ def test_tandem_up_runs_every_service_and_stops_cleanly(
         "customer_api": ports["customer-api-port"],
         "lookup_api": ports["lookup-api-port"],
         "sip_core": ports["sip-core-http-port"],
+        "billing": ports["billing-http-port"],
         "rtp_relay": ports["rtp-relay-http-port"],
     }
     with httpx.Client(timeout=5) as client:

@@ -4,6 +4,7 @@ Importing this package registers all models on :data:`libs.db.Base.metadata`, wh
 compares against the migrations.
 """
 
+from libs.db.models.billing import BALANCE_SCALE, Cdr, DailySpend, LedgerEntry, LedgerKind
 from libs.db.models.configuration import (
     SETTINGS_ID,
     Carrier,
@@ -45,21 +46,26 @@ from libs.db.models.identity import (
 from libs.db.models.zones import Zone
 
 __all__ = [
+    "BALANCE_SCALE",
     "SETTINGS_ID",
     "ApiKey",
     "AuditEvent",
     "AuthSession",
     "Carrier",
     "CarrierStatus",
+    "Cdr",
     "Customer",
     "CustomerStatus",
     "CustomerUser",
     "CustomerUserRole",
+    "DailySpend",
     "Direction",
     "FirewallAction",
     "FirewallRule",
     "FirewallSource",
     "IpAuthEntry",
+    "LedgerEntry",
+    "LedgerKind",
     "LoginThrottle",
     "MatchKind",
     "MediaMode",

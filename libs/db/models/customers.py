@@ -62,5 +62,8 @@ class Customer(UUIDPrimaryKeyMixin, TimestampedMixin, Base):
     ip_auth_self_service: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Bumped on every update: optimistic concurrency (ETag / If-Match) and config versions.
     version: Mapped[int] = mapped_column(Integer, default=1, info=UNAUDITED)
+    #: Bumped with every balance change (billing, payments): the ``balance`` config object's
+    #: version, kept apart from ``version`` so money moving never breaks an operator's If-Match.
+    balance_version: Mapped[int] = mapped_column(Integer, default=1, info=UNAUDITED)
 
     __mapper_args__ = {"version_id_col": version}

@@ -1,0 +1,95 @@
+"""Storing a batch of CDRs exactly once: rate, insert, charge — in the caller's transaction.
+
+``INSERT … ON CONFLICT (call_id) DO NOTHING RETURNING call_id`` tells which CDRs are new; only
+those are charged. A CDR delivered again (JetStream redelivery after a crash between commit and
+ack, a duplicate publish outside the stream's window, two workers racing on one message) finds
+its ``call_id`` taken and changes nothing; on PostgreSQL a racing insert waits for the first
+transaction and then does nothing, so it cannot charge twice either.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.billing.cards import CardBook
+from libs.billing.ledger import BalanceState, Posting, dialect_insert, post
+from libs.billing.rating import RatedCall, carrier_attempt, rate_call
+from libs.bus.cdr import CallEnded
+from libs.db.models import Cdr, LedgerKind
+from libs.db.types import utcnow
+
+__all__ = ["BILLING_AUTHOR", "IngestResult", "ingest"]
+
+#: The ledger author of call charges.
+BILLING_AUTHOR = "billing"
+#: Rows per INSERT statement (PostgreSQL allows 32,767 parameters; a CDR row has ~48).
+_ROWS_PER_INSERT = 500
+
+
+@dataclass
+class IngestResult:
+    """What a batch changed: the CDRs stored (new call ids) and the customers' new balances."""
+
+    stored: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    balances: dict[uuid.UUID, BalanceState] = field(default_factory=dict)
+
+
+async def ingest(
+    session: AsyncSession,
+    cdrs: Sequence[CallEnded],
+    book: CardBook,
+    *,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Rate and store ``cdrs``, charging each new one once; commits nothing."""
+    now = now or utcnow()
+    await book.prepare(session, cdrs)
+    rated: dict[str, RatedCall] = {}
+    for cdr in cdrs:
+        if cdr.call_id not in rated:
+            rated[cdr.call_id] = rate_call(
+                cdr,
+                sell_card=book.terms(cdr.sell_card_id),
+                buy_card=book.terms(_buy_card(cdr)),
+                buy_rate=book.buy_rate(cdr),
+            )
+    rows = [{"id": uuid.uuid4(), "rated_at": now, **r.row} for r in rated.values()]
+    result = IngestResult()
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        statement = (
+            dialect_insert(session, Cdr)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=[Cdr.call_id])  # type: ignore[attr-defined]
+            .returning(Cdr.call_id)
+        )
+        result.stored += (await session.scalars(statement)).all()
+    result.duplicates = len(cdrs) - len(result.stored)
+    postings = [
+        Posting(
+            customer_id=call.cdr.customer_id,
+            amount=-call.charge,
+            kind=LedgerKind.CALL_CHARGE,
+            reference=call.cdr.call_id,
+            author=BILLING_AUTHOR,
+            call_id=call.cdr.call_id,
+            spend=call.charge,
+            day=call.cdr.ended_at.astimezone(UTC).date(),
+            created_at=now,
+        )
+        for call in (rated[call_id] for call_id in result.stored)
+        if call.cdr.customer_id is not None and call.charge > 0
+    ]
+    result.balances = await post(session, postings)
+    return result
+
+
+def _buy_card(cdr: CallEnded) -> uuid.UUID | None:
+    attempt = carrier_attempt(cdr)
+    return attempt.buy_card_id if attempt is not None else None

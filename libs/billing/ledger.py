@@ -1,0 +1,175 @@
+"""The ledger: every change of a balance is an entry, written in the transaction that makes it.
+
+:func:`post` is the one way money moves. Per customer it runs one atomic
+``UPDATE customers SET balance = balance + Σ, balance_version = balance_version + 1 …
+RETURNING`` — the row lock it takes serialises concurrent writers (several billing workers, a
+payment) without a read-modify-write race — then writes the entries with the exact balance after
+each, and adds call charges to the customer's spend of the day. Customers are locked in id
+order, so two transactions touching the same customers never deadlock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from libs.db.models import Customer, DailySpend, LedgerEntry, LedgerKind
+from libs.db.types import utcnow
+from libs.liveconfig.models import BalanceConfig
+from libs.liveconfig.snapshot import amount as decimal_text
+
+__all__ = ["BalanceState", "Posting", "balance_configs", "dialect_insert", "post"]
+
+_ZERO = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One ledger entry to write: ``amount`` is its signed effect on the balance."""
+
+    customer_id: uuid.UUID
+    amount: Decimal
+    kind: LedgerKind
+    reference: str = ""
+    author: str = ""
+    note: str = ""
+    call_id: str | None = None
+    #: Added to the customer's spend of ``day`` (call charges; 0 for payments).
+    spend: Decimal = _ZERO
+    day: date | None = None
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceState:
+    """A customer's balance right after a transaction's postings, and its version."""
+
+    customer_id: uuid.UUID
+    balance: Decimal
+    version: int
+    currency: str
+    #: The ids of the ledger entries written, in posting order.
+    entry_ids: tuple[uuid.UUID, ...] = ()
+
+
+def dialect_insert(session: AsyncSession, table: Any) -> Insert:
+    """``INSERT`` with the back end's ``ON CONFLICT`` support (PostgreSQL or SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def post(session: AsyncSession, postings: Sequence[Posting]) -> dict[uuid.UUID, BalanceState]:
+    """Apply ``postings`` in the session's transaction; the new balance of each customer.
+
+    Postings of a customer that does not exist (deleted since the call) are skipped: the caller
+    still stores its CDR. Nothing is committed here.
+    """
+    by_customer: dict[uuid.UUID, list[Posting]] = {}
+    for posting in postings:
+        by_customer.setdefault(posting.customer_id, []).append(posting)
+    states: dict[uuid.UUID, BalanceState] = {}
+    entries: list[dict[str, Any]] = []
+    spend: dict[tuple[uuid.UUID, date], Decimal] = {}
+    for customer_id in sorted(by_customer):
+        mine = by_customer[customer_id]
+        total = sum((p.amount for p in mine), _ZERO)
+        row = (
+            await session.execute(
+                update(Customer)
+                .where(Customer.id == customer_id)
+                .values(
+                    balance=Customer.balance + total,
+                    balance_version=Customer.balance_version + 1,
+                )
+                .returning(Customer.balance, Customer.balance_version, Customer.currency)
+                .execution_options(synchronize_session=False)
+            )
+        ).one_or_none()
+        if row is None:
+            continue
+        balance, version, currency = row
+        # The balance after each entry, walking back from the final one.
+        after = balance
+        ids: list[uuid.UUID] = []
+        mine_entries: list[dict[str, Any]] = []
+        for posting in reversed(mine):
+            entry_id = uuid.uuid4()
+            ids.append(entry_id)
+            mine_entries.append(
+                {
+                    "id": entry_id,
+                    "customer_id": customer_id,
+                    "kind": posting.kind,
+                    "amount": posting.amount,
+                    "balance_after": after,
+                    "currency": currency,
+                    "reference": posting.reference[:200],
+                    "author": posting.author[:200],
+                    "note": posting.note,
+                    "call_id": posting.call_id,
+                    "created_at": posting.created_at,
+                }
+            )
+            after -= posting.amount
+            if posting.spend and posting.day is not None:
+                key = (customer_id, posting.day)
+                spend[key] = spend.get(key, _ZERO) + posting.spend
+        entries += reversed(mine_entries)
+        states[customer_id] = BalanceState(
+            customer_id, balance, version, currency, tuple(reversed(ids))
+        )
+    if entries:
+        await session.execute(dialect_insert(session, LedgerEntry), entries)
+    if spend:
+        statement = dialect_insert(session, DailySpend)
+        statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=[DailySpend.customer_id, DailySpend.day],
+            set_={"amount": DailySpend.amount + statement.excluded.amount},  # type: ignore[attr-defined]
+        )
+        await session.execute(
+            statement,
+            [
+                {"customer_id": customer, "day": day, "amount": value}
+                for (customer, day), value in sorted(spend.items())
+            ],
+        )
+    return states
+
+
+async def balance_configs(
+    session: AsyncSession, states: Iterable[BalanceState], *, today: date
+) -> list[BalanceConfig]:
+    """The ``balance`` config objects of ``states``, with each customer's spend of ``today``."""
+    states = list(states)
+    if not states:
+        return []
+    spent: dict[uuid.UUID, Decimal] = dict(
+        (
+            await session.execute(
+                select(DailySpend.customer_id, DailySpend.amount).where(
+                    DailySpend.day == today,
+                    DailySpend.customer_id.in_([s.customer_id for s in states]),
+                )
+            )
+        ).all()
+    )
+    return [
+        BalanceConfig(
+            id=state.customer_id,
+            version=state.version,
+            balance=decimal_text(state.balance),
+            currency=state.currency,
+            spent_today=decimal_text(spent.get(state.customer_id, _ZERO)),
+            day=today,
+        )
+        for state in states
+    ]

@@ -1,0 +1,1 @@
+"""Billing: payments and adjustments, customers' ledgers, re-rating; the billing worker."""
