@@ -1,7 +1,7 @@
 """Customer portal: the operator's per-customer permission to edit IP authentication.
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-26
 
 ``customers.ip_auth_self_service`` lets a customer's users add, change and remove their own IP
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
