@@ -19,10 +19,12 @@ from libs.security import PrincipalKind
 from libs.web import build_app
 from libs.web.identity import api_keys_router, auth_router
 from libs.web.lifespan import identity_lifespan
-from services.customer_api import account, ip_auth, rates, sip_users
+from services.customer_api import account, cdrs, ip_auth, ledger, rates, sip_users
 from services.customer_api.account.endpoints import router as account_router
+from services.customer_api.cdrs.endpoints import router as cdrs_router
 from services.customer_api.config import CustomerApiSettings
 from services.customer_api.ip_auth.endpoints import router as ip_auth_router
+from services.customer_api.ledger.endpoints import router as ledger_router
 from services.customer_api.rates.endpoints import router as rates_router
 from services.customer_api.sip_users.endpoints import router as sip_users_router
 
@@ -61,6 +63,8 @@ def create_app(
             sip_users_router,
             ip_auth_router,
             rates_router,
+            cdrs_router,
+            ledger_router,
         ],
         lifespan=_with_publisher(
             identity_lifespan(
@@ -79,6 +83,8 @@ def create_app(
             {"name": "sip-users", "description": sip_users.__doc__},
             {"name": "ip-auth", "description": ip_auth.__doc__},
             {"name": "rates", "description": rates.__doc__},
+            {"name": "cdrs", "description": cdrs.__doc__},
+            {"name": "ledger", "description": ledger.__doc__},
             {"name": "operations", "description": "Health and metrics."},
         ],
     )

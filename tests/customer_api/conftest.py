@@ -68,6 +68,6 @@ async def accounts(
             client = await stack.enter_async_context(client_for(customer_app))
             tokens = await login(client, person, clock)
             client.headers.update(bearer(tokens["access_token"]))
-            return Account(customer["id"], client, operator, person)
+            return Account(customer["id"], client, operator, person, customer_app.state.database)
 
         yield new

@@ -3,12 +3,18 @@ its users, and the operator's switch_api client to set things up as the operator
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
+from libs.billing.cards import CardBook
+from libs.billing.ingest import ingest
+from libs.bus.cdr import CallEnded
+from libs.db import Database
+from tests.billing import factories as billing_factories
 from tests.identity.factories import TestPerson
 from tests.switch_api import factories
 
@@ -21,6 +27,19 @@ class Account:
     client: httpx.AsyncClient
     operator: httpx.AsyncClient
     person: TestPerson
+    database: Database
+
+    async def calls(self, *calls: CallEnded) -> list[str]:
+        """Rate and store CDRs of this account through billing's ingest (as the worker does);
+        the call ids stored."""
+        async with self.database.session() as session:
+            result = await ingest(session, list(calls), CardBook())
+            await session.commit()
+        return result.stored
+
+    def call(self, **fields: Any) -> CallEnded:
+        """A CDR of this account (``tests.billing.factories.cdr``'s fields)."""
+        return billing_factories.cdr(customer_id=uuid.UUID(self.id), **fields)
 
     async def sell_card(self, rates: dict[str, tuple[str, str]], **fields: Any) -> dict[str, Any]:
         """A sell card with ``{prefix: (destination, rate)}`` in effect, and a route of this

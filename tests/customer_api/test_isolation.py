@@ -34,6 +34,7 @@ PARAMETERS = {
     "entry_id": "ip_auth",
     "card_id": "card",
     "key_id": "api_key",
+    "cdr_id": "cdr",
 }
 #: Query parameters that name an object, checked on the routes that take them.
 QUERY_IDS = {"revision_id": "revision"}
@@ -53,6 +54,10 @@ async def _objects(account: Account) -> dict[str, dict[str, Any]]:
     )
     assert made.status_code == 201, made.text
     key = made.json()["api_key"] if "api_key" in made.json() else made.json()
+    call = account.call(callee_received=f"49{next(_HOSTS):08d}")
+    await account.calls(call)
+    listed = (await account.client.get("/v1/cdrs")).json()["items"]
+    cdr = next(c for c in listed if c["call_id"] == call.call_id)
     return {
         "sip_user": {"id": user["id"], "markers": [user["id"], user["username"]]},
         "ip_auth": {"id": entry["id"], "markers": [entry["id"]]},
@@ -60,6 +65,7 @@ async def _objects(account: Account) -> dict[str, dict[str, Any]]:
         "revision": {"id": revision["id"], "markers": [revision["id"]]},
         "api_key": {"id": key["id"], "markers": [key["id"], key["name"]]},
         "customer": {"id": account.id, "markers": [account.id]},
+        "cdr": {"id": cdr["id"], "markers": [cdr["id"], call.call_id, call.callee_received]},
     }
 
 
@@ -154,7 +160,9 @@ async def test_own_lists_hold_own_rows(accounts: NewAccount) -> None:
         ("/v1/ip-auth", "ip_auth"),
         ("/v1/rate-cards", "card"),
         ("/v1/api-keys", "api_key"),
+        ("/v1/cdrs", "cdr"),
+        ("/v1/ledger", "cdr"),
     ):
         response = await acme.client.get(path)
         assert response.status_code == 200, response.text
-        assert mine[kind]["id"] in response.text, path
+        assert any(m in response.text for m in mine[kind]["markers"]), path
