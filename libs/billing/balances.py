@@ -98,8 +98,11 @@ class BalancePublisher:
                 )
 
     async def publish(self, balances: Iterable[BalanceConfig]) -> None:
-        """Offer ``balances`` and wait (bounded) until they are written."""
+        """Offer ``balances`` and wait (bounded) until they are written — not at all while NATS
+        is unreachable (they are written when it comes back; the request need not wait)."""
         self.offer(balances)
+        if self._connector is None or not self._connector.connected:
+            return
         with contextlib.suppress(TimeoutError):
             await self.idle(timeout=5.0)
 

@@ -59,7 +59,12 @@ async def ingest(
                 buy_card=book.terms(_buy_card(cdr)),
                 buy_rate=book.buy_rate(cdr),
             )
-    rows = [{"id": uuid.uuid4(), "rated_at": now, **r.row} for r in rated.values()]
+    # Inserted in call id order: two transactions inserting overlapping batches (a redelivery
+    # racing the first delivery) then take the unique index's locks in the same order and
+    # wait for each other instead of deadlocking.
+    rows = [
+        {"id": uuid.uuid4(), "rated_at": now, **rated[call_id].row} for call_id in sorted(rated)
+    ]
     result = IngestResult()
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start : start + _ROWS_PER_INSERT]
@@ -71,6 +76,7 @@ async def ingest(
         )
         result.stored += (await session.scalars(statement)).all()
     result.duplicates = len(cdrs) - len(result.stored)
+    stored = set(result.stored)
     postings = [
         Posting(
             customer_id=call.cdr.customer_id,
@@ -83,8 +89,8 @@ async def ingest(
             day=call.cdr.ended_at.astimezone(UTC).date(),
             created_at=now,
         )
-        for call in (rated[call_id] for call_id in result.stored)
-        if call.cdr.customer_id is not None and call.charge > 0
+        for call in rated.values()  # stream order: the ledger reads like the calls ended
+        if call.cdr.call_id in stored and call.cdr.customer_id is not None and call.charge > 0
     ]
     result.balances = await post(session, postings)
     return result

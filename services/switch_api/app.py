@@ -12,7 +12,9 @@ from libs.web.identity import api_keys_router, auth_router
 from libs.web.lifespan import identity_lifespan
 from services.switch_api import (
     audit,
+    billing,
     carriers,
+    cdrs,
     customer_users,
     customers,
     firewall,
@@ -31,7 +33,9 @@ from services.switch_api import (
     settings as global_settings,
 )
 from services.switch_api.audit.endpoints import router as audit_router
+from services.switch_api.billing.endpoints import router as billing_router
 from services.switch_api.carriers.endpoints import router as carriers_router
+from services.switch_api.cdrs.endpoints import router as cdrs_router
 from services.switch_api.config import SwitchApiSettings
 from services.switch_api.customer_users.endpoints import router as customer_users_router
 from services.switch_api.customers.endpoints import router as customers_router
@@ -84,6 +88,8 @@ def create_app(
             firewall_router,
             nodes_router,
             settings_router,
+            cdrs_router,
+            billing_router,
         ],
         lifespan=live_config_lifespan(
             identity_lifespan(
@@ -114,6 +120,8 @@ def create_app(
             {"name": "firewall", "description": firewall.__doc__},
             {"name": "nodes", "description": nodes.__doc__},
             {"name": "settings", "description": global_settings.__doc__},
+            {"name": "cdrs", "description": cdrs.__doc__},
+            {"name": "billing", "description": billing.__doc__},
             {"name": "operations", "description": "Health and metrics."},
         ],
     )

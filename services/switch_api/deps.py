@@ -18,6 +18,8 @@ from libs.web.deps import IdentityDep, SourceAddress, UnitOfWorkDep
 from services.switch_api.live import LiveConfig
 
 __all__ = [
+    "BillingRead",
+    "BillingWrite",
     "CarriersRead",
     "CarriersWrite",
     "CustomersRead",
@@ -36,6 +38,8 @@ __all__ = [
     "UsersWrite",
 ]
 
+BillingRead = Annotated[Principal, require(Area.BILLING, Access.READ)]
+BillingWrite = Annotated[Principal, require(Area.BILLING, Access.WRITE)]
 CarriersRead = Annotated[Principal, require(Area.CARRIERS, Access.READ)]
 CarriersWrite = Annotated[Principal, require(Area.CARRIERS, Access.WRITE)]
 CustomersRead = Annotated[Principal, require(Area.CUSTOMERS, Access.READ)]

@@ -22,10 +22,12 @@ import structlog
 from fastapi import FastAPI
 from sqlalchemy import and_, select
 
+from libs.billing.balances import BalancePublisher
 from libs.bus import BusConnector, BusError
 from libs.db import Database, UnitOfWork, utcnow
 from libs.db.models import FirewallRule, RateCardRevision
 from libs.liveconfig import ConfigObject, ConfigPublisher
+from libs.liveconfig.models import BalanceConfig
 from libs.liveconfig.snapshot import RATECARD, compile_rate_card, reconcile_database
 
 __all__ = ["ConfigScheduler", "LiveConfig", "RateCardCompiler", "live_config_lifespan"]
@@ -217,6 +219,8 @@ class LiveConfig:
         self.publisher = ConfigPublisher(connector)
         self.compiler = RateCardCompiler(database, self.publisher)
         self.scheduler = ConfigScheduler(database, self.publisher, self.compiler)
+        #: Balances moved by payments, adjustments and re-rates (newest version wins).
+        self.balances = BalancePublisher(connector)
         self._reconciler: asyncio.Task[None] | None = None
         #: Set after each successful reconcile (tests and benchmarks wait on it).
         self.reconciled = asyncio.Event()
@@ -239,6 +243,15 @@ class LiveConfig:
             self.scheduler.wake()
 
         uow.after_commit(request)
+
+    def balances_changed(self, uow: UnitOfWork, balances: Iterable[BalanceConfig]) -> None:
+        """Publish new ``balance`` objects after ``uow`` commits (waiting, bounded, for NATS)."""
+        objects = list(balances)
+
+        async def publish() -> None:
+            await self.balances.publish(objects)
+
+        uow.after_commit(publish)
 
     def schedule_changed(self, uow: UnitOfWork) -> None:
         """An expiry or activation time changed: the scheduler looks again after the commit."""
@@ -265,6 +278,7 @@ class LiveConfig:
                 await task
         await self.scheduler.stop()
         await self.compiler.stop()
+        await self.balances.stop()
 
     async def reconcile(self) -> None:
         report = await reconcile_database(self.database, self.publisher)

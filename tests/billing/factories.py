@@ -17,7 +17,7 @@ from libs.db.models import (
     RateCardRevision,
 )
 
-T0 = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+T0 = datetime(2025, 6, 2, 10, 0, tzinfo=UTC)
 
 
 def cdr(

@@ -1,0 +1,1 @@
+"""Call detail records: every call, rated; filters, CSV export and traffic summaries."""
