@@ -7,7 +7,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime
 
-from libs.accounts.calls import CallFilter, cdrs_csv
+from libs.accounts.calls import cdrs_csv
+from libs.billing.cdrs import CdrFilters, GroupBy
 from libs.web.pagination import Page, PageParams
 from services.customer_api.cdrs.schemas import CallRecord, CallSummaries
 from services.customer_api.cdrs.service import CdrService, check_range
@@ -21,42 +22,36 @@ def call_filter(
     started_from: Annotated[
         AwareDatetime | None, Query(description="Calls started at or after (ISO 8601, with zone).")
     ] = None,
-    started_before: Annotated[
+    started_to: Annotated[
         AwareDatetime | None, Query(description="Calls started before (ISO 8601, with zone).")
     ] = None,
-    callee_prefix: Annotated[
-        str | None,
-        Query(pattern=r"^\+?[0-9]{1,32}$", description="Dialled numbers starting with."),
+    callee: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,32}$", description="Dialled numbers starting with.")
     ] = None,
-    caller_prefix: Annotated[
-        str | None,
-        Query(pattern=r"^\+?[0-9]{1,32}$", description="Calling numbers starting with."),
-    ] = None,
-    destination: Annotated[
-        str | None, Query(max_length=200, description="Destination containing this text.")
+    caller: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,32}$", description="Calling numbers starting with.")
     ] = None,
     sip_code: Annotated[int | None, Query(ge=100, le=699, description="Final SIP code.")] = None,
-    answered_only: Annotated[bool, Query(description="Only answered calls.")] = False,
-    sip_user_id: Annotated[uuid.UUID | None, Query(description="Placed by this SIP user.")] = None,
-    ip_auth_id: Annotated[
-        uuid.UUID | None, Query(description="Came in on this IP authentication entry.")
+    release_reason: Annotated[
+        str | None, Query(max_length=32, description="e.g. `normal`, `rejected`.")
     ] = None,
-) -> CallFilter:
+    answered: Annotated[
+        bool | None, Query(description="`true`: answered calls only; `false`: unanswered only.")
+    ] = None,
+) -> CdrFilters:
     """The filters every CDR endpoint takes (timestamps must carry a zone: 422 otherwise)."""
-    return CallFilter(
+    return CdrFilters(
         started_from=started_from,
-        started_before=started_before,
-        callee_prefix=callee_prefix.lstrip("+") if callee_prefix else None,
-        caller_prefix=caller_prefix.lstrip("+") if caller_prefix else None,
-        destination=destination,
+        started_to=started_to,
+        callee=callee,
+        caller=caller,
         sip_code=sip_code,
-        answered_only=answered_only,
-        sip_user_id=sip_user_id,
-        ip_auth_id=ip_auth_id,
+        release_reason=release_reason,
+        answered=answered,
     )
 
 
-Filters = Annotated[CallFilter, Depends(call_filter)]
+Filters = Annotated[CdrFilters, Depends(call_filter)]
 
 
 @router.get("", operation_id="cdrs_list", responses=errors(400))
@@ -108,7 +103,7 @@ async def summarise_cdrs(
     ] = "destination",
 ) -> CallSummaries:
     """Your traffic per destination or per day: attempts, ASR, ACD, minutes and charges."""
-    return await CdrService(uow, tenant.customer_id).summary(where, by)
+    return await CdrService(uow, tenant.customer_id).summary(where, GroupBy(by))
 
 
 @router.get("/{cdr_id}", operation_id="cdrs_get", responses=errors(404))

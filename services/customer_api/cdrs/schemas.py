@@ -118,11 +118,13 @@ class CallSummary(BaseModel):
     answered: int
     asr: Figure = Field(description="Answered / attempts, in percent.")
     acd_seconds: Figure = Field(description="Average duration of the answered calls.")
-    billed_minutes: Figure
+    minutes: Figure = Field(description="Talk time.")
+    billed_minutes: Figure = Field(description="Minutes charged, after the rates' increments.")
     charge: Amount
 
 
 class CallSummaries(BaseModel):
     by: str = Field(description="`destination` or `day`.")
-    items: list[CallSummary]
-    total: CallSummary = Field(description="Every call of the range together (key `total`).")
+    items: list[CallSummary] = Field(
+        description="Per destination (most attempts first) or per day (in date order)."
+    )

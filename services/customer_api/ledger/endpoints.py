@@ -24,16 +24,14 @@ async def list_ledger(
     created_from: Annotated[
         AwareDatetime | None, Query(description="At or after (with zone).")
     ] = None,
-    created_before: Annotated[
-        AwareDatetime | None, Query(description="Before (with zone).")
-    ] = None,
+    created_to: Annotated[AwareDatetime | None, Query(description="Before (with zone).")] = None,
     sort: Annotated[
         Literal["-created_at", "created_at"], Query(description="Newest first by default.")
     ] = "-created_at",
 ) -> Page[LedgerEntry]:
     """List your payments, call charges and adjustments, each with the balance after it."""
     result = await CallRecords(uow.session, tenant.customer_id).ledger(
-        LedgerFilter(kind=kind, created_from=created_from, created_before=created_before),
+        LedgerFilter(kind=kind, created_from=created_from, created_to=created_to),
         sort=sort,
         cursor=page.cursor,
         limit=page.limit,
