@@ -158,6 +158,7 @@ class LoginAttempted(BusMessage):
 
 
 # Message modules built on BusMessage above; each declares the messages it adds.
+from libs.bus.calls import CALLS_MESSAGES  # noqa: E402
 from libs.bus.cdr import CDR_MESSAGES  # noqa: E402
 from libs.bus.media import MEDIA_MESSAGES  # noqa: E402
 from libs.bus.security import SECURITY_MESSAGES  # noqa: E402
@@ -166,6 +167,7 @@ ALL_MESSAGES: tuple[type[BusMessage], ...] = (
     NodeHeartbeat,
     LoginAttempted,
     *CDR_MESSAGES,
+    *CALLS_MESSAGES,
     *MEDIA_MESSAGES,
     *SECURITY_MESSAGES,
 )

@@ -44,6 +44,7 @@ class Area(StrEnum):
     SECURITY = "security"
     BILLING = "billing"
     USERS = "users"
+    CALLS = "calls"  # calls in progress: list them, hang them up
 
 
 class Access(StrEnum):
@@ -142,6 +143,7 @@ CUSTOMER_ROLES: dict[CustomerRole, dict[Area, Access]] = {
             Area.BILLING: Access.READ,
             Area.SECURITY: Access.WRITE,
             Area.USERS: Access.WRITE,
+            Area.CALLS: Access.WRITE,
         }
     ),
     CustomerRole.USER: full(
@@ -150,6 +152,7 @@ CUSTOMER_ROLES: dict[CustomerRole, dict[Area, Access]] = {
             Area.ROUTING: Access.WRITE,
             Area.RATES: Access.READ,
             Area.BILLING: Access.READ,
+            Area.CALLS: Access.READ,
         }
     ),
     CustomerRole.READ_ONLY: full(
@@ -158,6 +161,7 @@ CUSTOMER_ROLES: dict[CustomerRole, dict[Area, Access]] = {
             Area.ROUTING: Access.READ,
             Area.RATES: Access.READ,
             Area.BILLING: Access.READ,
+            Area.CALLS: Access.READ,
         }
     ),
 }

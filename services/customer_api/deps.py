@@ -70,8 +70,8 @@ RatesRead = Annotated[Tenant, _tenant(Area.RATES, Access.READ)]
 #: CDRs, summaries and the ledger.
 BillingRead = Annotated[Tenant, _tenant(Area.BILLING, Access.READ)]
 #: Live calls.
-CallsRead = Annotated[Tenant, _tenant(Area.ROUTING, Access.READ)]
-CallsWrite = Annotated[Tenant, _tenant(Area.ROUTING, Access.WRITE)]
+CallsRead = Annotated[Tenant, _tenant(Area.CALLS, Access.READ)]
+CallsWrite = Annotated[Tenant, _tenant(Area.CALLS, Access.WRITE)]
 
 
 def _publisher(request: Request) -> ConfigPublisher:

@@ -15,6 +15,7 @@ from services.sip_core.b2bua.policy import CallPolicy, StaticRoutePolicy
 from services.sip_core.b2bua.refuse import NoRoutingPolicy
 from services.sip_core.cdr import CdrSender, CdrSpool
 from services.sip_core.config import SipCoreSettings
+from services.sip_core.control import CallControl
 from services.sip_core.sip import Peer, TransactionLayer
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
@@ -40,7 +41,8 @@ def tune_gc() -> None:
 def policy_for(settings: SipCoreSettings) -> CallPolicy:
     if settings.sip.static_route:
         host, port = settings.sip.static_route.rsplit(":", 1)
-        return StaticRoutePolicy(Peer("UDP", host, int(port)))
+        transport = settings.sip.static_route_transport
+        return StaticRoutePolicy(Peer(transport, host, int(port)))
     return NoRoutingPolicy()
 
 
@@ -48,7 +50,7 @@ def main() -> None:
     settings = SipCoreSettings()
     configure_logging(service="sip_core", level=settings.log_level, json=settings.json_logs)
     stack = SipStack(TransactionLayer(max_transactions=settings.sip.max_transactions))
-    listeners = SipListeners(stack.received, settings.sip)
+    listeners = SipListeners(stack.received, settings.sip, on_failure=stack.peer_unreachable)
     stack.sender = listeners
     calls: dict[str, B2BUA] = {}
 
@@ -72,6 +74,8 @@ def main() -> None:
             node_id=settings.node_id,
             zone=settings.zone,
             cdr_sink=send_cdr,
+            local_ports={name.upper(): port for name, (_, port) in listeners.bound.items()},
+            ping_interval=settings.sip.ping_interval,
         )
         cdrs.start()
         tune_gc()
@@ -81,8 +85,10 @@ def main() -> None:
                 raise ConnectionError("no SIP listener bound")
 
         node.readiness["sip"] = sip_bound
+        control = CallControl(calls["b2bua"])
         try:
-            yield
+            async with control.run(node):
+                yield
         finally:
             await listeners.stop()
             stack.close()

@@ -103,6 +103,15 @@ class SipStack:
         self.layer.receive(message, peer, self.now())
         self.pump()
 
+    def peer_unreachable(self, peer: Peer) -> None:
+        """The transports could not reach ``peer`` (no connection, no address): the client
+        transactions waiting on it fail now, so their calls fail over without waiting for
+        Timer B."""
+        failed = self.layer.peer_failed(peer, self.now())
+        if failed:
+            _log.info("peer unreachable", peer=f"{peer.host}:{peer.port}", transactions=failed)
+        self.pump()
+
     # -- from the TU -------------------------------------------------------------------------
 
     def pump(self) -> None:

@@ -19,6 +19,7 @@ from services.switch_api import (
     customers,
     firewall,
     ip_auth,
+    live_calls,
     lockouts,
     nodes,
     operators,
@@ -42,6 +43,7 @@ from services.switch_api.customers.endpoints import router as customers_router
 from services.switch_api.firewall.endpoints import router as firewall_router
 from services.switch_api.ip_auth.endpoints import router as ip_auth_router
 from services.switch_api.live import live_config_lifespan
+from services.switch_api.live_calls.endpoints import router as live_calls_router
 from services.switch_api.lockouts.endpoints import router as lockouts_router
 from services.switch_api.nodes.endpoints import router as nodes_router
 from services.switch_api.operators.endpoints import router as operators_router
@@ -87,6 +89,7 @@ def create_app(
             routes_router,
             firewall_router,
             nodes_router,
+            live_calls_router,
             settings_router,
             cdrs_router,
             billing_router,
@@ -119,6 +122,7 @@ def create_app(
             {"name": "routes", "description": routes.__doc__},
             {"name": "firewall", "description": firewall.__doc__},
             {"name": "nodes", "description": nodes.__doc__},
+            {"name": "live-calls", "description": live_calls.__doc__},
             {"name": "settings", "description": global_settings.__doc__},
             {"name": "cdrs", "description": cdrs.__doc__},
             {"name": "billing", "description": billing.__doc__},

@@ -20,6 +20,8 @@ from services.switch_api.live import LiveConfig
 __all__ = [
     "BillingRead",
     "BillingWrite",
+    "CallsRead",
+    "CallsWrite",
     "CarriersRead",
     "CarriersWrite",
     "CustomersRead",
@@ -40,6 +42,8 @@ __all__ = [
 
 BillingRead = Annotated[Principal, require(Area.BILLING, Access.READ)]
 BillingWrite = Annotated[Principal, require(Area.BILLING, Access.WRITE)]
+CallsRead = Annotated[Principal, require(Area.CALLS, Access.READ)]
+CallsWrite = Annotated[Principal, require(Area.CALLS, Access.WRITE)]
 CarriersRead = Annotated[Principal, require(Area.CARRIERS, Access.READ)]
 CarriersWrite = Annotated[Principal, require(Area.CARRIERS, Access.WRITE)]
 CustomersRead = Annotated[Principal, require(Area.CUSTOMERS, Access.READ)]

@@ -13,11 +13,14 @@ carrier, and ACK+BYE if the carrier answers anyway); BYE from either side ends b
 in-dialog requests (re-INVITE, UPDATE, INFO, OPTIONS…) relayed to the other leg and their
 responses back (a relayed re-INVITE's 2xx is ACKed by us on the answering leg); OPTIONS out of
 dialog answered; max duration enforced with BYEs to both legs; a timer-H/L timeout (our 2xx
-never ACKed) ends the call; one CDR per call with every attempt.
+never ACKed) ends the call; one CDR per call with every attempt; in-dialog OPTIONS pings on
+both legs of answered calls every ``ping_interval`` seconds (one timer for all calls): a 408, a
+481 or no answer at all ends the call (BYE to the other leg, ``peer_unreachable``); Via and
+Contact carry each leg's transport (UDP, TCP, TLS) and its listener's port.
 
 Skipped here (later in the sip_core issue): authentication, limits and rewriting (the policy's
-job), media anchoring (rtp_relay), session timers and in-dialog OPTIONS pings towards dead
-peers, sending in-dialog B-leg requests to a Contact other than the gateway, PRACK (RFC 3262).
+job), media anchoring (rtp_relay), session timers (RFC 4028), sending in-dialog B-leg requests
+to a Contact other than the gateway, PRACK (RFC 3262).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import asyncio
 import secrets
 import uuid
 import weakref
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import Enum
@@ -71,6 +75,14 @@ PDD = Histogram(
 )
 
 CdrSink = Callable[[CallEnded], None]
+
+#: Pings due within this many seconds of a tick go out in that tick: at most a few loop timers
+#: a second for all calls, however many there are.
+PING_GRANULARITY = 0.25
+PINGS = Counter("tandem_sip_pings_total", "In-dialog OPTIONS pings by result", ["result"])
+_PING_SENT = PINGS.labels("sent")
+_PING_ALIVE = PINGS.labels("alive")
+_PING_DEAD = PINGS.labels("dead")
 
 
 class Phase(Enum):
@@ -148,6 +160,16 @@ class Call:
         self._b_txn = None if txn is None else weakref.ref(txn)
 
 
+class _Ping:
+    """The context of an in-dialog OPTIONS ping on one leg of a call."""
+
+    __slots__ = ("call", "side")
+
+    def __init__(self, call: Call, side: str) -> None:
+        self.call = call
+        self.side = side
+
+
 class B2BUA:
     """The transaction user of sip_core: every call's logic."""
 
@@ -161,17 +183,28 @@ class B2BUA:
         node_id: str,
         zone: str,
         cdr_sink: CdrSink,
+        local_ports: dict[str, int] | None = None,
+        ping_interval: float = 0.0,
     ) -> None:
         self.stack = stack
         self.policy = policy
         self.local_host = local_host
         self.local_port = local_port
+        #: The port of our listener per transport (``{"TCP": 5060, "TLS": 5061}``): what Via and
+        #: Contact say on a leg of that transport (RFC 3261 §18.1.1, §8.1.1.8).
+        self.local_ports = {"UDP": local_port, **(local_ports or {})}
         self.node_id = node_id
         self.zone = zone
         self.cdr_sink = cdr_sink
         self.dialogs = DialogTable()
         self._legs: dict[tuple[str, str, str], tuple[Call, str]] = {}
         self.calls: set[Call] = set()
+        #: Seconds between OPTIONS pings on each leg of an answered call (0: none). Answered
+        #: calls wait in one FIFO by due time (the interval is the same for all, so appending
+        #: keeps it sorted) and one loop timer serves them all: cheap at 10,000 calls.
+        self.ping_interval = ping_interval
+        self._pings: deque[tuple[float, Call]] = deque()
+        self._ping_timer: asyncio.TimerHandle | None = None
         stack.tu = self
 
     # -- helpers ---------------------------------------------------------------------------
@@ -180,10 +213,18 @@ class B2BUA:
     def contact(self) -> str:
         return f"<sip:{self.local_host}:{self.local_port}>"
 
+    def _contact_for(self, peer: Peer) -> str:
+        """Our Contact on a leg towards ``peer``: over TCP/TLS it names that transport, so the
+        peer's in-dialog requests come back over it (RFC 3261 §8.1.1.8, §19.1.1)."""
+        transport = peer.transport
+        if transport == "UDP":
+            return self.contact
+        port = self.local_ports.get(transport, self.local_port)
+        return f"<sip:{self.local_host}:{port};transport={transport.lower()}>"
+
     def _via(self, transport: str = "UDP") -> str:
-        return (
-            f"SIP/2.0/{transport} {self.local_host}:{self.local_port};branch={new_branch()};rport"
-        )
+        port = self.local_ports.get(transport, self.local_port)
+        return f"SIP/2.0/{transport} {self.local_host}:{port};branch={new_branch()};rport"
 
     def _now(self) -> float:
         return self.stack.now()
@@ -201,7 +242,7 @@ class B2BUA:
         ctype: str | None = None,
         headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
-        extra = [("Contact", self.contact), *headers]
+        extra = [("Contact", self._contact_for(call.a_peer)), *headers]
         if 200 <= status < 300:
             extra.append(("Allow", ALLOW))
         if body and ctype:
@@ -298,7 +339,7 @@ class B2BUA:
             ("To", f"<{target.uri}>"),
             ("Call-ID", f"{call.b_call_id}-{call.attempt}"),
             ("CSeq", "1 INVITE"),
-            ("Contact", self.contact),
+            ("Contact", self._contact_for(target.peer)),
             ("Allow", ALLOW),
         ]
         ctype = a.content_type
@@ -339,16 +380,17 @@ class B2BUA:
             self._respond(txn, make_response(request, 491 if request.method == "INVITE" else 481))
             return
         ctype = request.content_type
+        to = self._peer_of(call, side == "a")
         relayed = other.create_request(
             request.method,
-            self._via(),
+            self._via(to.transport),
             body=request.body,
             content_type=ctype if request.body else None,
-            headers=[("Contact", self.contact)] if request.method in ("INVITE", "UPDATE") else (),
+            headers=[("Contact", self._contact_for(to))]
+            if request.method in ("INVITE", "UPDATE")
+            else (),
         )
-        client = self.stack.layer.send_request(
-            relayed, self._peer_of(call, side == "a"), self._now()
-        )
+        client = self.stack.layer.send_request(relayed, to, self._now())
         client.context = (call, txn, other)
         self.stack.pump()
 
@@ -362,6 +404,13 @@ class B2BUA:
 
     def on_response(self, response: Response, transaction: ClientTransaction) -> None:
         context = transaction.context
+        if isinstance(context, _Ping):
+            status = response.status_code
+            if status in (408, 481):  # RFC 3261 §12.2.1.2: the dialog is gone
+                self._ping_failed(context, f"{status} to OPTIONS")
+            elif status >= 200:
+                _PING_ALIVE.inc()
+            return
         if isinstance(context, Call):
             if transaction is context.b_txn:
                 self._b_invite_response(context, response)
@@ -372,10 +421,13 @@ class B2BUA:
             if status < 200 and status == 100:
                 return
             if transaction.request.method == "INVITE" and 200 <= status < 300:
-                ack = dialog.create_ack(transaction.request.cseq.number, self._via())
+                ack = dialog.create_ack(
+                    transaction.request.cseq.number, self._via(transaction.peer.transport)
+                )
                 self.stack.layer.send_ack(ack, transaction.peer, transaction)  # type: ignore[arg-type]
             ctype = response.content_type
-            headers = [("Contact", self.contact)] if 200 <= status < 300 else []
+            contact = self._contact_for(server_txn.peer)
+            headers = [("Contact", contact)] if 200 <= status < 300 else []
             if response.body and ctype:
                 headers.append(("Content-Type", ctype))
             self._respond(
@@ -391,9 +443,10 @@ class B2BUA:
         assert call.b_request is not None
         if call.phase is Phase.ENDED:
             if 200 <= status < 300:  # answered after the caller gave up: ACK, then BYE
-                dialog = Dialog.uac(call.b_request, response, local_contact=self.contact)
+                contact = self._contact_for(target.peer)
+                dialog = Dialog.uac(call.b_request, response, local_contact=contact)
                 self._ack_b(call, dialog, response)
-                bye = dialog.create_request("BYE", self._via())
+                bye = dialog.create_request("BYE", self._via(target.peer.transport))
                 self.stack.layer.send_request(bye, target.peer, now)
                 self.stack.pump()
             return
@@ -413,12 +466,14 @@ class B2BUA:
         self._record_attempt(call, response)
         if status < 300:
             self._cancel_timer(call)
-            dialog = Dialog.uac(call.b_request, response, local_contact=self.contact)
+            contact = self._contact_for(target.peer)
+            dialog = Dialog.uac(call.b_request, response, local_contact=contact)
             call.b_dialog = dialog
             self._remember(dialog, call, "b")
             self._ack_b(call, dialog, response)
             self._answer_a(call, status, body=response.body, ctype=response.content_type)
-            a_dialog = Dialog.uas(call.a_request, call.a_tag, local_contact=self.contact)
+            a_contact = self._contact_for(call.a_peer)
+            a_dialog = Dialog.uas(call.a_request, call.a_tag, local_contact=a_contact)
             a_dialog.confirm()
             call.a_dialog = a_dialog
             self._remember(a_dialog, call, "a")
@@ -429,6 +484,7 @@ class B2BUA:
             admission = call.admission
             if admission is not None and admission.max_duration:
                 self._set_timer(call, admission.max_duration, self._max_duration)
+            self._schedule_pings(call)
             return
         self._failed_attempt(call, status, response.reason)
 
@@ -516,6 +572,57 @@ class B2BUA:
             self._bye_other(call, "b")
             self._finish(call, ReleaseReason.MAX_DURATION, ReleasedBy.SWITCH, 200)
 
+    # -- in-dialog OPTIONS pings -----------------------------------------------------------
+
+    def _schedule_pings(self, call: Call) -> None:
+        if self.ping_interval <= 0:
+            return
+        due = self._now() + self.ping_interval
+        self._pings.append((due, call))
+        if self._ping_timer is None:
+            self._ping_timer = self.stack.loop.call_at(due, self._ping_tick)
+
+    def _ping_tick(self) -> None:
+        self._ping_timer = None
+        pings = self._pings
+        now = self._now()
+        horizon = now + PING_GRANULARITY
+        try:
+            while pings and pings[0][0] <= horizon:
+                _, call = pings.popleft()
+                if call.phase is not Phase.ANSWERED:
+                    continue  # ended since: forget it
+                self._ping(call, "a")
+                self._ping(call, "b")
+                pings.append((now + self.ping_interval, call))
+        except Exception:
+            _log.exception("OPTIONS pings failed")
+        finally:
+            self.stack.pump()  # every ping of this tick in one go
+            if pings:
+                self._ping_timer = self.stack.loop.call_at(pings[0][0], self._ping_tick)
+
+    def _ping(self, call: Call, side: str) -> None:
+        dialog = call.a_dialog if side == "a" else call.b_dialog
+        if dialog is None or dialog.state is DialogState.TERMINATED:
+            return
+        to = self._peer_of(call, side == "b")
+        options = dialog.create_request("OPTIONS", self._via(to.transport))
+        txn = self.stack.layer.send_request(options, to, self._now())
+        txn.context = _Ping(call, side)
+        _PING_SENT.inc()
+
+    def _ping_failed(self, ping: _Ping, why: str) -> None:
+        """A leg did not answer its ping, or no longer knows the dialog: end the call, with a
+        BYE to the other leg only (the dead one would not answer it)."""
+        _PING_DEAD.inc()
+        call = ping.call
+        if call.phase is not Phase.ANSWERED:
+            return
+        _log.info("call leg unreachable", call_id=call.id, leg=ping.side, why=why)
+        self._bye_other(call, ping.side)
+        self._finish(call, ReleaseReason.PEER_UNREACHABLE, ReleasedBy.SWITCH, 200)
+
     # -- cancellation, timeouts, teardown -------------------------------------------------
 
     def on_cancel(self, request: Request, transaction: ServerInviteTransaction) -> None:
@@ -530,6 +637,9 @@ class B2BUA:
 
     def on_timeout(self, transaction: Transaction, timer: str) -> None:
         context = transaction.context
+        if isinstance(context, _Ping):
+            self._ping_failed(context, f"no answer to OPTIONS (timer {timer})")
+            return
         if not isinstance(context, Call):
             return
         call = context
@@ -543,6 +653,17 @@ class B2BUA:
             self._finish(call, ReleaseReason.PEER_UNREACHABLE, ReleasedBy.SWITCH, 200)
 
     def on_transport_failure(self, transaction: Transaction) -> None:
+        context = transaction.context
+        if (
+            isinstance(context, Call)
+            and transaction is context.b_txn
+            and context.phase is not Phase.ENDED
+        ):
+            # The carrier cannot be reached (refused, unresolvable, TLS failed): next one.
+            self._cancel_timer(context)
+            self._record_attempt(context, None, "unreachable")
+            self._failed_attempt(context, None, "unreachable")
+            return
         self.on_timeout(transaction, "B")
 
     def hang_up(self, call: Call, reason: ReleaseReason) -> None:
@@ -562,9 +683,10 @@ class B2BUA:
         dialog = call.b_dialog if side == "a" else call.a_dialog
         if dialog is None or dialog.state is DialogState.TERMINATED:
             return
-        bye = dialog.create_request("BYE", self._via())
+        to = self._peer_of(call, side == "a")
+        bye = dialog.create_request("BYE", self._via(to.transport))
         dialog.terminate()
-        self.stack.layer.send_request(bye, self._peer_of(call, side == "a"), self._now())
+        self.stack.layer.send_request(bye, to, self._now())
         self.stack.pump()
 
     def _finish(

@@ -37,7 +37,8 @@ Implemented:
 * §17.1.3 response matching (top Via branch + CSeq method); §17.2.3 request matching (branch,
   sent-by, method, ACK matching its INVITE) with the RFC 2543 fallback for requests without a
   magic-cookie branch (Request-URI, tags, Call-ID, CSeq, top Via).
-* §17.1.4 / §17.2.4 transport errors (``TransactionLayer.transport_failed``).
+* §17.1.4 / §17.2.4 transport errors (``TransactionLayer.transport_failed``; ``peer_failed``
+  for every transaction towards a peer that cannot be reached).
 * §9.1 CANCEL construction (held back until a provisional arrives; the INVITE transaction ends
   64·T1 after it if no final response comes) and §9.2 CANCEL matching: the layer answers the
   CANCEL itself (200, or 481 when nothing matches) and tells the TU, which answers the INVITE.
@@ -1125,6 +1126,23 @@ class TransactionLayer:
         if isinstance(transaction, ClientTransaction) and (state is COMPLETED or state is ACCEPTED):
             return
         self._actions.append(TransportFailed(transaction))
+
+    def peer_failed(self, peer: Peer, now: float) -> int:
+        """``peer`` cannot be reached at all (its connection could not be opened, its name does
+        not resolve): every client transaction towards it still waiting for a final response
+        fails as :meth:`transport_failed` says (§17.1.4, RFC 3263 §4.3). Returns how many.
+
+        Scans the client transactions: for a rare event (one call per failed connection
+        attempt, however many requests were queued on it), not for every message.
+        """
+        waiting = [
+            transaction
+            for transaction in self._clients.values()
+            if transaction.peer == peer and transaction.state in (CALLING, TRYING, PROCEEDING)
+        ]
+        for transaction in waiting:
+            self.transport_failed(transaction, now)
+        return len(waiting)
 
     # -- input from the TU ---------------------------------------------------------------
 
