@@ -19,12 +19,13 @@ from libs.security import PrincipalKind
 from libs.web import build_app
 from libs.web.identity import api_keys_router, auth_router
 from libs.web.lifespan import identity_lifespan
-from services.customer_api import account, cdrs, ip_auth, ledger, rates, sip_users
+from services.customer_api import account, cdrs, ip_auth, ledger, live_calls, rates, sip_users
 from services.customer_api.account.endpoints import router as account_router
 from services.customer_api.cdrs.endpoints import router as cdrs_router
 from services.customer_api.config import CustomerApiSettings
 from services.customer_api.ip_auth.endpoints import router as ip_auth_router
 from services.customer_api.ledger.endpoints import router as ledger_router
+from services.customer_api.live_calls.endpoints import router as live_calls_router
 from services.customer_api.rates.endpoints import router as rates_router
 from services.customer_api.sip_users.endpoints import router as sip_users_router
 
@@ -65,6 +66,7 @@ def create_app(
             rates_router,
             cdrs_router,
             ledger_router,
+            live_calls_router,
         ],
         lifespan=_with_publisher(
             identity_lifespan(
@@ -85,6 +87,7 @@ def create_app(
             {"name": "rates", "description": rates.__doc__},
             {"name": "cdrs", "description": cdrs.__doc__},
             {"name": "ledger", "description": ledger.__doc__},
+            {"name": "live-calls", "description": live_calls.__doc__},
             {"name": "operations", "description": "Health and metrics."},
         ],
     )

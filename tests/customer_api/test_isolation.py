@@ -35,7 +35,13 @@ PARAMETERS = {
     "card_id": "card",
     "key_id": "api_key",
     "cdr_id": "cdr",
+    "call_id": "call",
 }
+#: Routes whose objects live on the sip_core nodes, not in the database. The apps under test
+#: have no NATS, so these must answer 503 ("cannot be asked now") — never anyone's data; the
+#: nodes' own scoping (a customer-scoped request sees only that customer's calls) is tested
+#: with libs.bus.calls.
+NODE_ROUTES = {"/v1/live-calls", "/v1/live-calls/{call_id}"}
 #: Query parameters that name an object, checked on the routes that take them.
 QUERY_IDS = {"revision_id": "revision"}
 #: Routes that must not be called in the walk (ending the session the walk runs on).
@@ -65,6 +71,7 @@ async def _objects(account: Account) -> dict[str, dict[str, Any]]:
         "revision": {"id": revision["id"], "markers": [revision["id"]]},
         "api_key": {"id": key["id"], "markers": [key["id"], key["name"]]},
         "customer": {"id": account.id, "markers": [account.id]},
+        "call": {"id": call.call_id, "markers": [call.call_id]},
         "cdr": {"id": cdr["id"], "markers": [cdr["id"], call.call_id, call.callee_received]},
     }
 
@@ -110,6 +117,11 @@ async def test_every_route_refuses_another_accounts_ids_and_rows(
     for method, route in _routes(customer_app):
         label = f"{method} {route.path}"
         body = {} if method in ("POST", "PATCH", "PUT") else None
+        if route.path in NODE_ROUTES:
+            response = await acme.client.request(method, _fill(route.path, theirs), json=body)
+            assert response.status_code == 503, (label, response.status_code, response.text)
+            assert_nothing_of_theirs(label, response.text.replace(theirs["call"]["id"], ""))
+            continue
         if "{" in route.path:
             response = await acme.client.request(method, _fill(route.path, theirs), json=body)
             assert response.status_code == 404, (label, response.status_code, response.text)
