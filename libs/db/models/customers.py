@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import JSON, CheckConstraint, Enum, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, CheckConstraint, Enum, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from libs.db.base import UNAUDITED, Base, TimestampedMixin, UUIDPrimaryKeyMixin
@@ -60,6 +60,9 @@ class Customer(UUIDPrimaryKeyMixin, TimestampedMixin, Base):
     #: global setting.
     flood_max_requests: Mapped[int | None] = mapped_column(Integer, default=None)
     notes: Mapped[str] = mapped_column(Text, default="")
+    #: The customer's users may add, change and remove their own IP authentication entries
+    #: (customer_api); otherwise they only see them.
+    ip_auth_self_service: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Bumped on every update: optimistic concurrency (ETag / If-Match) and config versions.
     version: Mapped[int] = mapped_column(Integer, default=1, info=UNAUDITED)
     #: Bumped with every balance change (billing, payments): the ``balance`` config object's

@@ -7,19 +7,11 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.db.models import CarrierStatus, PaiPolicy
-from services.switch_api.customers.schemas import Limit, Name
+from libs.web.fields import Limit, TechPrefix
+from services.switch_api.customers.schemas import Name
 
 Timeout = Annotated[float, Field(gt=0, le=3600, description="Seconds.")]
 SipCode = Annotated[int, Field(ge=300, le=699)]
-TechPrefix = Annotated[
-    str,
-    Field(
-        max_length=64,
-        pattern=r"^[^\s]*$",
-        description="Put in front of the number (egress) or expected before it (ingress).",
-        examples=["7788#"],
-    ),
-]
 Codes = Annotated[list[SipCode], Field(max_length=100)]
 
 

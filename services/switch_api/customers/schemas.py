@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from libs.db.models import CustomerStatus
 from libs.web.fields import Amount, NonNegativeAmount
+from libs.web.fields import Limit as Limit  # re-exported: other domains import it from here
 
 Currency = Annotated[
     str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.", examples=["EUR"])
 ]
-Limit = Annotated[int, Field(ge=0, le=1_000_000, description="0 means no limit at this level.")]
 Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Acme Telecom"])]
 Seconds = Annotated[
     int, Field(ge=0, le=7 * 86400, description="Seconds; 0 means no limit at this level.")
@@ -52,6 +52,11 @@ class CustomerCreate(BaseModel):
     source_ranges: SourceRanges = []
     flood_max_requests: FloodLimit | None = None
     notes: Notes = ""
+    ip_auth_self_service: bool = Field(
+        False,
+        description="The customer's users may add, change and remove their own IP "
+        "authentication entries in customer_api (otherwise they only see them).",
+    )
 
 
 class CustomerUpdate(BaseModel):
@@ -70,6 +75,7 @@ class CustomerUpdate(BaseModel):
     source_ranges: SourceRanges | None = None
     flood_max_requests: FloodLimit | None = Field(None, description="`null` clears it.")
     notes: Notes | None = None
+    ip_auth_self_service: bool | None = None
 
 
 class Customer(BaseModel):
@@ -88,6 +94,9 @@ class Customer(BaseModel):
     source_ranges: list[str]
     flood_max_requests: int | None
     notes: str
+    ip_auth_self_service: bool = Field(
+        description="The customer's users may edit their own IP authentication entries."
+    )
     version: int = Field(description="Increases with every change.")
     created_at: datetime
     updated_at: datetime

@@ -7,8 +7,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.db.models import Direction, SipTransport
-from services.switch_api.carriers.schemas import TechPrefix
-from services.switch_api.customers.schemas import Limit
+from libs.web.fields import Codecs, Limit, TechPrefix
 
 Address = Annotated[
     str,
@@ -22,10 +21,6 @@ Address = Annotated[
 Port = Annotated[int, Field(ge=1, le=65535, description="5060; 5061 for TLS.")]
 Weight = Annotated[
     int, Field(ge=0, le=1000, description="Share of a carrier's calls (0 drains the gateway).")
-]
-Codec = Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,32}$", examples=["G729"])]
-Codecs = Annotated[
-    list[Codec], Field(max_length=50, description="Codecs refused on this entry (SDP names).")
 ]
 Username = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s:]+$")]
 Password = Annotated[

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -129,15 +129,3 @@ class RateRepository:
             Rate.revision_id == source
         )
         await self.session.execute(insert(Rate).from_select(["revision_id", *RATE_COLUMNS], chosen))
-
-    async def stream(self, revision_id: uuid.UUID) -> AsyncIterator[tuple[Any, ...]]:
-        statement = (
-            select(*(getattr(Rate, name) for name in RATE_COLUMNS))
-            .where(Rate.revision_id == revision_id)
-            .order_by(Rate.prefix)
-            .execution_options(yield_per=5000)
-        )
-        result = await self.session.stream(statement)
-        async for partition in result.partitions(5000):
-            for row in partition:
-                yield tuple(row)

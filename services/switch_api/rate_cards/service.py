@@ -24,6 +24,7 @@ from typing import IO, Any
 
 import structlog
 
+from libs.accounts.rates import rates_csv
 from libs.db import Database, DuplicateKey, KeysetPage, UnitOfWork, utcnow
 from libs.db.listing import list_page
 from libs.db.models import Rate, RateCard, RateCardDirection, RateCardRevision
@@ -539,32 +540,7 @@ class RateCardService:
 
 
 async def export_rows(database: Database, revision_id: uuid.UUID) -> AsyncIterator[bytes]:
-    """The revision's rates as CSV (header first), in chunks, from a session of its own (the
-    request's unit of work has ended when a streamed body is sent)."""
-    import csv
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(RATE_COLUMNS)
-    async with database.session() as session:
-        count = 0
-        async for row in RateRepository(session).stream(revision_id):
-            prefix, destination, rate, fee, initial, subsequent, blocked = row
-            writer.writerow(
-                (
-                    prefix,
-                    destination,
-                    format(rate.normalize(), "f"),
-                    format(fee.normalize(), "f"),
-                    initial,
-                    subsequent,
-                    "true" if blocked else "false",
-                )
-            )
-            count += 1
-            if count % 2000 == 0:
-                yield buffer.getvalue().encode()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue().encode()
+    """The revision's rates as CSV (header first), streamed (:func:`libs.accounts.rates_csv`,
+    which customer_api's export shares)."""
+    async for chunk in rates_csv(database, revision_id):
+        yield chunk

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from libs.db.models import MatchKind, MediaMode, RoutingStrategy
-from services.switch_api.carriers.schemas import TechPrefix
-from services.switch_api.customers.schemas import Limit
+from libs.web.fields import Limit, TechPrefix
 
 
 class Pattern(BaseModel):

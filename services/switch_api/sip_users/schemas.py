@@ -2,46 +2,22 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from libs.db.models import NatPing, SipTransport
-from services.switch_api.customers.schemas import Limit
-from services.switch_api.ip_auth.schemas import Codecs
+from libs.web.fields import (
+    CallsOutsideAllowList,
+    Codecs,
+    Limit,
+    SipAllowList,
+    SipPassword,
+    SipUsername,
+)
 
-Username = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9._~!$&'()*+,;=%-]+$",
-        description="The digest username (unique within the customer).",
-        examples=["office-pbx"],
-    ),
-]
-SipPassword = Annotated[
-    str,
-    Field(
-        min_length=8,
-        max_length=128,
-        description="Write-only: only its HA1 hashes (MD5, SHA-256) are stored.",
-        json_schema_extra={"writeOnly": True},
-    ),
-]
-AllowList = Annotated[
-    list[str],
-    Field(max_length=1000, description="IPs/CIDRs the user may register and call from."),
-]
-Outside = Annotated[
-    int,
-    Field(
-        ge=0,
-        le=1000,
-        description="Concurrent calls allowed from addresses outside the allow list "
-        "(0 = none; 1-3 suits road warriors).",
-    ),
-]
+Username = SipUsername
+AllowList = SipAllowList
+Outside = CallsOutsideAllowList
 
 
 class SipUserCreate(BaseModel):

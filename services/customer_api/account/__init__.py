@@ -1,0 +1,1 @@
+"""Your account: balance, credit, currency, limits and the channels in use."""

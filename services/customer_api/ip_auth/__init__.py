@@ -1,0 +1,1 @@
+"""Your IP authentication entries (editable where your operator allows it)."""

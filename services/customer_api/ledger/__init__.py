@@ -1,0 +1,1 @@
+"""Your balance history: payments, call charges, credits and debits."""

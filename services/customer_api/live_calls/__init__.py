@@ -1,0 +1,1 @@
+"""Your calls in progress, on every switch node; hang one up."""

@@ -1,0 +1,1 @@
+"""The sell rates you are charged: the rate cards your routes use."""

@@ -1,0 +1,1 @@
+"""Your SIP users: digest accounts within your channel capacity (passwords shown once)."""
