@@ -57,6 +57,8 @@ def test_upgrade_to_head_then_downgrade_to_base(backend: str, tmp_path: Path) ->
             "firewall_rules",
             "switch_settings",
         } <= tables
+        lookup = {"lookup_datasets", "lookup_dataset_chunks", "lookup_access", "lookup_usage"}
+        assert lookup <= tables
         assert diff == [], f"models and migrations disagree: {diff}"
         assert head is not None
 

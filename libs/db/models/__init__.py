@@ -42,6 +42,12 @@ from libs.db.models.identity import (
     RecoveryCode,
     RefreshToken,
 )
+from libs.db.models.lookup import (
+    LookupAccess,
+    LookupDataset,
+    LookupDatasetChunk,
+    LookupUsage,
+)
 from libs.db.models.zones import Zone
 
 __all__ = [
@@ -61,6 +67,10 @@ __all__ = [
     "FirewallSource",
     "IpAuthEntry",
     "LoginThrottle",
+    "LookupAccess",
+    "LookupDataset",
+    "LookupDatasetChunk",
+    "LookupUsage",
     "MatchKind",
     "MediaMode",
     "NatPing",
