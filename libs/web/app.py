@@ -25,9 +25,13 @@ class _TandemApp(FastAPI):
     middleware, so that even a 500 carries the headers and every handler sees the real client."""
 
     trusted_proxies: Sequence[str] = ()
+    front: Callable[[ASGIApp], ASGIApp] | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         app: Any = SecurityHeadersMiddleware(super().build_middleware_stack())
+        if self.front is not None:
+            # A lean path in front of FastAPI (lookup_api's hot lookups); it delegates the rest.
+            app = self.front(app)
         if self.trusted_proxies:
             # X-Forwarded-For/-Proto are believed only when the TCP peer is one of these.
             app = ProxyHeadersMiddleware(app, trusted_hosts=list(self.trusted_proxies))
@@ -43,6 +47,7 @@ def build_app(
     lifespan: Lifespan | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
     trusted_proxies: Sequence[str] = (),
+    front: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> FastAPI:
     """A FastAPI app with problem-details errors, correlation ids, metrics, health and secure
     headers.
@@ -51,6 +56,8 @@ def build_app(
     ``trusted_proxies`` (addresses or CIDR networks) are the reverse proxies whose
     ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; from anyone else they are
     ignored, so a client cannot pick the source address that allow lists and login throttles see.
+    ``front`` wraps the whole stack (inside the proxy handling): an ASGI app that answers some
+    requests itself, bypassing FastAPI's routing and middleware, and passes on the others.
     """
     app = _TandemApp(
         title=title,
@@ -60,6 +67,7 @@ def build_app(
         openapi_tags=openapi_tags,
     )
     app.trusted_proxies = tuple(trusted_proxies)
+    app.front = front
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for router in routers:

@@ -65,20 +65,24 @@ class LookupState:
         self.snapshot = Snapshot()
         self.view: ConfigView | None = None
         if connector is not None:
-            self.view = ConfigView(
-                connector,
-                {
-                    "carrier": CarrierConfig,
-                    "route": RouteConfig,
-                    "customer": CustomerConfig,
-                    "lookupkey": LookupKeyConfig,
-                },
-                blobs={
-                    "ratecard": load_parsed_rate_card,
-                    **dict.fromkeys(_DATASETS, _load_dataset),
-                },
-                on_change=self.apply,
-            )
+            self.attach(connector)
+
+    def attach(self, connector: BusConnector) -> None:
+        """Follow the live configuration through ``connector`` (call :meth:`start` next)."""
+        self.view = ConfigView(
+            connector,
+            {
+                "carrier": CarrierConfig,
+                "route": RouteConfig,
+                "customer": CustomerConfig,
+                "lookupkey": LookupKeyConfig,
+            },
+            blobs={
+                "ratecard": load_parsed_rate_card,
+                **{kind: _load_dataset for kind in _DATASETS},
+            },
+            on_change=self.apply,
+        )
 
     @property
     def loaded(self) -> bool:
