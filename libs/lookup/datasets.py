@@ -369,6 +369,8 @@ class DatasetBuilder:
         self._operators: dict[str, int] = {"": 0}
         self._offsets: array[int] = array("Q", [0])
         self._names = bytearray()
+        #: The sort order found by :func:`sort_rows` (``None``: already sorted).
+        self.order: array[int] | None = None
 
     def __len__(self) -> int:
         return len(self.keys)

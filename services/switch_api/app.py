@@ -18,6 +18,7 @@ from services.switch_api import (
     firewall,
     ip_auth,
     lockouts,
+    lookup,
     nodes,
     operators,
     rate_cards,
@@ -39,6 +40,8 @@ from services.switch_api.firewall.endpoints import router as firewall_router
 from services.switch_api.ip_auth.endpoints import router as ip_auth_router
 from services.switch_api.live import live_config_lifespan
 from services.switch_api.lockouts.endpoints import router as lockouts_router
+from services.switch_api.lookup.endpoints import router as lookup_router
+from services.switch_api.lookup.usage import lookup_lifespan
 from services.switch_api.nodes.endpoints import router as nodes_router
 from services.switch_api.operators.endpoints import router as operators_router
 from services.switch_api.rate_cards.endpoints import imports_router as rate_imports_router
@@ -84,14 +87,17 @@ def create_app(
             firewall_router,
             nodes_router,
             settings_router,
+            lookup_router,
         ],
-        lifespan=live_config_lifespan(
-            identity_lifespan(
-                settings,
-                settings.identity,
-                service="switch_api",
-                kind=PrincipalKind.OPERATOR,
-                clock=clock,
+        lifespan=lookup_lifespan(
+            live_config_lifespan(
+                identity_lifespan(
+                    settings,
+                    settings.identity,
+                    service="switch_api",
+                    kind=PrincipalKind.OPERATOR,
+                    clock=clock,
+                )
             )
         ),
         trusted_proxies=settings.http.trusted_proxies,
@@ -114,6 +120,7 @@ def create_app(
             {"name": "firewall", "description": firewall.__doc__},
             {"name": "nodes", "description": nodes.__doc__},
             {"name": "settings", "description": global_settings.__doc__},
+            {"name": "lookup", "description": lookup.__doc__},
             {"name": "operations", "description": "Health and metrics."},
         ],
     )
