@@ -100,7 +100,7 @@ LOOKUP_ERRORS = error_responses(400, 401, 403, 404, 429)
     "/numbers/{number}",
     operation_id="numbers_get",
     response_model=NumberInfo,
-    response_model_exclude_none=False,
+    response_model_exclude_unset=True,
     responses=LOOKUP_ERRORS,
 )
 async def get_number(

@@ -106,6 +106,12 @@ class RateAnswer(BuyRate):
     blocked: bool
 
 
+class SellRate(BuyRate):
+    rate_card_id: str
+    currency: str | None = Field(description="The card's currency (when the card is loaded).")
+    blocked: bool
+
+
 class Gateway(BaseModel):
     id: str
     host: str
@@ -144,7 +150,7 @@ class RouteAnswer(BaseModel):
     number: str | None = None
     routed: bool
     route: RouteRef | None
-    sell_rate: RateAnswer | str | None
+    sell_rate: SellRate | None
     carriers: list[RouteCarrier] = Field(description="In the order sip_core tries them.")
     dropped: list[Dropped]
     refusal: Refusal | None

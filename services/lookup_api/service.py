@@ -225,10 +225,28 @@ def route(
     customer = _customer(caller, customer_id)
     now = now or datetime.now(UTC)
     plan = snapshot.routing.plan(customer, dialled, cli, tech_prefix, now, random.Random(seed))  # noqa: S311
-    return plan_json(plan, customer, seed)
+    return plan_json(plan, customer, seed, dialled)
 
 
-def plan_json(plan: RoutingPlan | RoutingRefusal, customer_id: str, seed: int) -> dict[str, Any]:
+def _sell_rate(found: Rate, rate_card_id: str, currency: str | None) -> dict[str, Any]:
+    return {
+        "rate_card_id": rate_card_id,
+        "currency": currency,
+        "prefix": found.prefix,
+        "destination": found.destination,
+        "rate": str(found.per_minute),
+        "connection_fee": str(found.connection_fee),
+        "increments": {
+            "initial": found.increments.initial,
+            "subsequent": found.increments.subsequent,
+        },
+        "blocked": found.blocked,
+    }
+
+
+def plan_json(
+    plan: RoutingPlan | RoutingRefusal, customer_id: str, seed: int, dialled: str
+) -> dict[str, Any]:
     """A routing decision as the lookup answers it."""
     dropped = [
         {
@@ -246,9 +264,12 @@ def plan_json(plan: RoutingPlan | RoutingRefusal, customer_id: str, seed: int) -
     if isinstance(plan, RoutingRefusal):
         return {
             "customer_id": customer_id,
+            "number": dialled,
             "routed": False,
             "route": route_part,
-            "sell_rate": str(plan.sell_rate.per_minute) if plan.sell_rate is not None else None,
+            "sell_rate": _sell_rate(plan.sell_rate, plan.route.rate_card_id, None)
+            if plan.sell_rate is not None and plan.route is not None
+            else None,
             "carriers": [],
             "dropped": dropped,
             "refusal": {
@@ -260,10 +281,10 @@ def plan_json(plan: RoutingPlan | RoutingRefusal, customer_id: str, seed: int) -
         }
     return {
         "customer_id": customer_id,
-        "number": plan.dialled,
+        "number": dialled,
         "routed": True,
         "route": route_part,
-        "sell_rate": rate_json(plan.sell_rate, plan.sell_card),
+        "sell_rate": _sell_rate(plan.sell_rate, plan.sell_card.id, plan.sell_card.currency),
         "carriers": [
             {
                 "carrier_id": a.carrier.id,

@@ -79,7 +79,7 @@ class LookupState:
             },
             blobs={
                 "ratecard": load_parsed_rate_card,
-                **{kind: _load_dataset for kind in _DATASETS},
+                **dict.fromkeys(_DATASETS, _load_dataset),
             },
             on_change=self.apply,
         )
