@@ -16,12 +16,15 @@ when the front is disabled (``lookup.fast_path = false``); a test checks the two
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-from prometheus_client import Counter
+from prometheus_client import REGISTRY, Metric
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from libs.errors import PROBLEM_BASE_URI, FieldError, TandemError, ValidationFailed
@@ -32,9 +35,30 @@ from services.lookup_api.state import LookupState
 
 __all__ = ["FastLookups", "front"]
 
-FAST_REQUESTS = Counter(
-    "tandem_lookup_fast_requests_total", "Lookups answered by the lean path", ["kind", "status"]
-)
+#: The live lean paths, whose tallies :class:`_FastRequests` exports.
+_FRONTS: weakref.WeakSet[FastLookups] = weakref.WeakSet()
+
+
+class _FastRequests(Collector):
+    """``tandem_lookup_fast_requests_total`` by kind and status, read from plain integer tallies
+    at scrape time: a ``prometheus_client.Counter`` takes a lock on every increment."""
+
+    def collect(self) -> Iterator[Metric]:
+        totals: dict[tuple[str, int], int] = {}
+        for fast in list(_FRONTS):
+            for labels, count in list(fast.tally.items()):
+                totals[labels] = totals.get(labels, 0) + count
+        family = CounterMetricFamily(
+            "tandem_lookup_fast_requests",
+            "Lookups answered by the lean path",
+            labels=["kind", "status"],
+        )
+        for (kind, status), count in sorted(totals.items()):
+            family.add_metric([kind, str(status)], count)
+        yield family
+
+
+REGISTRY.register(_FastRequests())
 
 #: Path segment → lookup kind.
 PATHS = {
@@ -54,6 +78,11 @@ _HEADERS = [
     (b"cache-control", b"no-store"),
 ]
 _JSON = (b"content-type", b"application/json")
+#: Lookups whose answer is a function of the snapshot and the request line alone (``rate`` and
+#: ``route`` also depend on the time and on the caller's key): their encoded bodies are kept.
+_CACHED = frozenset({"number", "lrn", "cnam", "dnc"})
+#: Encoded answers kept per snapshot (about 400 bytes each); the cache starts afresh when full.
+CACHE_SIZE = 16_384
 _PROBLEM = (b"content-type", b"application/problem+json")
 _TEXT_OPTIONS = ("country", "customer_id", "rate_card_id", "cli", "tech_prefix")
 
@@ -90,13 +119,11 @@ class FastLookups:
         self.app = app
         self.state = state
         self.gate = gate
-        self._counters: dict[tuple[str, int], Any] = {}
-
-    def _count(self, kind: str, status: int) -> None:
-        counter = self._counters.get((kind, status))
-        if counter is None:
-            counter = self._counters[(kind, status)] = FAST_REQUESTS.labels(kind, str(status))
-        counter.inc()
+        #: Answers by (kind, status) — exported as ``tandem_lookup_fast_requests_total``.
+        self.tally: dict[tuple[str, int], int] = {}
+        self._bodies: dict[tuple[str, str, bytes], bytes] = {}
+        self._bodies_of: object = None  # the snapshot the cached bodies were computed from
+        _FRONTS.add(self)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
@@ -121,26 +148,43 @@ class FastLookups:
         if key is None and bearer is not None and bearer[:7].lower() == "bearer ":
             key = bearer[7:].strip()
         client = scope.get("client")
+        query: bytes = scope["query_string"]
         try:
             config = self.gate.admit(key, client[0] if client else None)
-            options = options_of(scope["query_string"])
-            if kind in ("rate", "route"):
-                options["caller"] = Caller(config.customer_id)
-            result = service.lookup(self.state.snapshot, kind, raw, **options)
+            # One snapshot for the whole answer (a reload swaps it between two requests).
+            snapshot = self.state.snapshot
+            body = None
+            if kind in _CACHED:
+                if snapshot is not self._bodies_of:
+                    self._bodies = {}
+                    self._bodies_of = snapshot
+                body = self._bodies.get((kind, raw, query))
+            if body is None:
+                options = options_of(query)
+                if kind in ("rate", "route"):
+                    options["caller"] = Caller(config.customer_id)
+                body = orjson.dumps(service.lookup(snapshot, kind, raw, **options))
+                if kind in _CACHED:
+                    if len(self._bodies) >= CACHE_SIZE:
+                        self._bodies = {}
+                    self._bodies[(kind, raw, query)] = body
         except TandemError as exc:
             await self._problem(send, exc, path)
             self._count(kind, exc.status)
             return
-        body = orjson.dumps(result)
         await send(
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [_JSON, (b"content-length", str(len(body)).encode()), *_HEADERS],
+                "headers": [_JSON, (b"content-length", b"%d" % len(body)), *_HEADERS],
             }
         )
         await send({"type": "http.response.body", "body": body})
-        self._count(kind, 200)
+        tally = self.tally
+        tally[(kind, 200)] = tally.get((kind, 200), 0) + 1
+
+    def _count(self, kind: str, status: int) -> None:
+        self.tally[(kind, status)] = self.tally.get((kind, status), 0) + 1
 
     async def _problem(self, send: Send, exc: TandemError, path: str) -> None:
         problem: dict[str, Any] = {

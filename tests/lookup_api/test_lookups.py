@@ -23,6 +23,7 @@ from libs.routing import (
     RoutingTable,
 )
 from libs.routing.patterns import DialPattern
+from services.lookup_api.fast import FastLookups
 from services.lookup_api.service import plan_json
 from tests.lookup_api.factories import (
     CUSTOMER,
@@ -236,3 +237,28 @@ async def test_route_lookup_equals_routing_table_plan(api: httpx.AsyncClient, nu
             f"/v1/routes/{number}", params={"customer_id": str(CUSTOMER), "seed": seed}
         )
         assert answer.json() == httpx.Response(200, json=expected).json()
+
+
+async def test_lean_path_answers_follow_a_reload_and_are_counted() -> None:
+    """The lean path keeps encoded answers per snapshot: a reload must not serve stale ones."""
+    app = lookup_app(fast_path=True)
+    state = state_of(app)
+    old = lrn_dataset([("12125550123", "12125550000", "VZN")], name="npac")
+    state.install(
+        {"lookupkey": {KEY_CONFIG.id: KEY_CONFIG}, "lrn": {old.id: old}}, {"lookupkey", "lrn"}
+    )
+    async with client(app) as http:
+        http.headers["X-API-Key"] = KEY
+        first = [(await http.get("/v1/lrn/+12125550123")).json()["lrn"] for _ in range(3)]
+        assert first == ["12125550000"] * 3
+        new = lrn_dataset([("12125550123", "13135550000", "ATT")], name="npac")
+        state.install({"lrn": {new.id: new}}, {"lrn"})
+        after = (await http.get("/v1/lrn/+12125550123")).json()
+        assert (after["lrn"], after["operator"]) == ("13135550000", "ATT")
+        assert (await http.get("/v1/lrn/+1")).status_code == 400
+        metrics = (await http.get("/metrics")).text
+    fast = app._entry  # type: ignore[attr-defined]
+    assert isinstance(fast, FastLookups)
+    assert (fast.tally[("lrn", 200)], fast.tally[("lrn", 400)]) == (4, 1)
+    # Exported at scrape time (summed over the lean paths alive in this process).
+    assert 'tandem_lookup_fast_requests_total{kind="lrn",status="400"}' in metrics
