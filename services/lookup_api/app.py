@@ -78,3 +78,13 @@ def create_app(settings: LookupApiSettings | None = None) -> FastAPI:
     app.state.lookup = state
     app.state.gate = gate
     return app
+
+
+def served_app() -> FastAPI:
+    """The app of a granian worker process (``python -m services.lookup_api``): settings from
+    the environment, Tandem's logging configured in that process too."""
+    from libs.telemetry import configure_logging
+
+    settings = LookupApiSettings()
+    configure_logging(service="lookup_api", level=settings.log_level, json=settings.json_logs)
+    return create_app(settings)
