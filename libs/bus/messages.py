@@ -160,6 +160,7 @@ class LoginAttempted(BusMessage):
 # Message modules built on BusMessage above; each declares the messages it adds.
 from libs.bus.calls import CALLS_MESSAGES  # noqa: E402
 from libs.bus.cdr import CDR_MESSAGES  # noqa: E402
+from libs.bus.lookup import LOOKUP_MESSAGES  # noqa: E402
 from libs.bus.media import MEDIA_MESSAGES  # noqa: E402
 from libs.bus.registrations import REGISTRATION_MESSAGES  # noqa: E402
 from libs.bus.security import SECURITY_MESSAGES  # noqa: E402
@@ -172,5 +173,6 @@ ALL_MESSAGES: tuple[type[BusMessage], ...] = (
     *MEDIA_MESSAGES,
     *REGISTRATION_MESSAGES,
     *SECURITY_MESSAGES,
+    *LOOKUP_MESSAGES,
 )
 """Every message type on the bus; the contract test snapshots each one's JSON schema."""

@@ -18,8 +18,12 @@ route       a customer's ingress route
 firewall    a block / allow / trusted rule that has not expired
 settings    the platform-wide settings (one object, id :data:`SETTINGS_ID`)
 balance     a customer's balance and today's spend, published by billing after each commit
+lookupkey   an API key allowed on lookup_api: its SHA-256 verifier (never the key), owner,
+            source allow list, rate limit and daily quota (id: the API key's id)
 ratecard    blob (object store) behind a :class:`~libs.liveconfig.BlobPointer`: the revisions
             of a card in effect now and scheduled, as :func:`encode_rate_card` describes
+lrn, cnam,  blobs of lookup datasets (:mod:`libs.lookup.datasets`), pointer ``<kind>.<dataset
+dnc         id>``
 ==========  ================================================================================
 """
 
@@ -29,7 +33,7 @@ import json
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -46,6 +50,7 @@ __all__ = [
     "FirewallConfig",
     "GatewayConfig",
     "IpAuthConfig",
+    "LookupKeyConfig",
     "RewriteConfig",
     "RouteCarrierConfig",
     "RouteConfig",
@@ -255,6 +260,30 @@ class SettingsConfig(ConfigObject):
     sip_realm: str = "tandem"
 
 
+class LookupKeyConfig(ConfigObject):
+    """An API key that may use lookup_api (id: the key's id), so lookup_api verifies keys and
+    applies limits without a database.
+
+    ``key_hash`` is the SHA-256 of the key that the database holds too: the key has 256 random
+    bits, so its hash reveals nothing usable (:func:`libs.security.hash_token`). The entry is
+    deleted when the key is revoked or loses its lookup access.
+    """
+
+    kind: ClassVar[str] = "lookupkey"
+
+    lookup_id: str
+    key_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    name: str = ""
+    #: The owning customer (its keys see only its own routes); ``None``: an operator's key.
+    customer_id: uuid.UUID | None = None
+    #: CIDR networks the key may be used from (key's and owner's lists; empty: anywhere).
+    allowed_sources: list[list[str]] = Field(default_factory=list)
+    #: Lookups per second (a batch counts one per number); 0: no limit.
+    requests_per_second: Annotated[int, Field(ge=0)] = 0
+    #: Lookups per UTC day; 0: no quota.
+    daily_quota: Annotated[int, Field(ge=0)] = 0
+
+
 #: Every key-value kind and its model: what a :class:`~libs.liveconfig.ConfigView` is given.
 CONFIG_KINDS: dict[str, type[ConfigObject]] = {
     model.kind: model
@@ -268,6 +297,7 @@ CONFIG_KINDS: dict[str, type[ConfigObject]] = {
         RouteConfig,
         FirewallConfig,
         SettingsConfig,
+        LookupKeyConfig,
     )
 }
 

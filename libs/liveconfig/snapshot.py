@@ -21,12 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from libs.bus import CONFIG_BUCKET
 from libs.db import Database, utcnow
 from libs.db.models import (
+    ApiKey,
     Carrier,
     Customer,
     DailySpend,
     Direction,
     FirewallRule,
     IpAuthEntry,
+    LookupAccess,
+    LookupDataset,
+    LookupDatasetChunk,
+    Operator,
     Rate,
     RateCard,
     RateCardRevision,
@@ -46,6 +51,7 @@ from libs.liveconfig.models import (
     FirewallConfig,
     GatewayConfig,
     IpAuthConfig,
+    LookupKeyConfig,
     RewriteConfig,
     RouteCarrierConfig,
     RouteConfig,
@@ -65,10 +71,13 @@ __all__ = [
     "carrier_config",
     "compile_rate_card",
     "customer_config",
+    "dataset_blob",
     "firewall_config",
     "ipauth_config",
     "live_revisions",
     "load_snapshot",
+    "lookup_key_config",
+    "lookup_keys",
     "reconcile_database",
     "rewrite_config",
     "route_config",
@@ -267,6 +276,60 @@ def settings_config(row: SwitchSettings | None) -> SettingsConfig:
     )
 
 
+def lookup_key_config(
+    access: LookupAccess, key: ApiKey, owner_sources: Sequence[str] = ()
+) -> LookupKeyConfig:
+    allowed = [list(key.allowed_sources or [])]
+    if owner_sources:
+        allowed.append(list(owner_sources))
+    return LookupKeyConfig(
+        id=key.id,
+        version=access.version,
+        lookup_id=key.lookup_id,
+        key_hash=key.key_hash,
+        name=key.name,
+        customer_id=key.customer_id,
+        allowed_sources=[a for a in allowed if a],
+        requests_per_second=access.requests_per_second,
+        daily_quota=access.daily_quota,
+    )
+
+
+async def lookup_keys(
+    session: AsyncSession, key_ids: Sequence[uuid.UUID] | None = None
+) -> list[LookupKeyConfig]:
+    """The lookup_api keys: keys with lookup access that are not revoked, whose owner is an
+    enabled operator or a customer that is not closed (``key_ids``: only those)."""
+    statement = (
+        select(LookupAccess, ApiKey, Operator, Customer)
+        .join(ApiKey, ApiKey.id == LookupAccess.api_key_id)
+        .outerjoin(Operator, Operator.id == ApiKey.operator_id)
+        .outerjoin(Customer, Customer.id == ApiKey.customer_id)
+        .where(ApiKey.revoked_at.is_(None))
+    )
+    if key_ids is not None:
+        statement = statement.where(LookupAccess.api_key_id.in_(list(key_ids)))
+    found: list[LookupKeyConfig] = []
+    for access, key, operator, customer in (await session.execute(statement)).all():
+        if operator is not None and operator.disabled:
+            continue
+        if customer is not None and customer.status.value == "closed":
+            continue
+        sources = operator.allowed_sources if operator is not None else []
+        found.append(lookup_key_config(access, key, sources))
+    return found
+
+
+async def dataset_blob(session: AsyncSession, dataset_id: uuid.UUID) -> bytes:
+    """A dataset's compiled blob, joined from its stored chunks."""
+    chunks = await session.scalars(
+        select(LookupDatasetChunk.data)
+        .where(LookupDatasetChunk.dataset_id == dataset_id)
+        .order_by(LookupDatasetChunk.seq)
+    )
+    return b"".join(chunks)
+
+
 async def zone_names(session: AsyncSession) -> dict[uuid.UUID, str]:
     return {z.id: z.name for z in (await session.scalars(select(Zone))).all()}
 
@@ -310,6 +373,7 @@ async def load_snapshot(
     )
     objects += [firewall_config(f) for f in (await session.scalars(live_rules)).all()]
     objects.append(settings_config(await session.get(SwitchSettings, SETTINGS_ID)))
+    objects += await lookup_keys(session)
     return objects
 
 
@@ -436,4 +500,50 @@ async def reconcile_database(
     for key in sorted(existing):
         await kv.delete(key)
         report.deleted.append(key)
+    await _reconcile_datasets(database, publisher, kv, keys, report)
     return report
+
+
+async def _reconcile_datasets(
+    database: Database,
+    publisher: ConfigPublisher,
+    kv: Any,
+    keys: Sequence[str],
+    report: ReconcileReport,
+) -> None:
+    """Every imported lookup dataset's blob published, and pointers of deleted ones removed."""
+    kinds = ("lrn.", "cnam.", "dnc.")
+    existing: dict[str, str] = {}
+    for key in keys:
+        if key.startswith(kinds):
+            entry = await kv.get(key)
+            try:
+                existing[key] = BlobPointer.from_bytes(entry.value or b"").sha256
+            except Exception:
+                existing[key] = ""
+    async with database.session() as session:
+        datasets = (
+            await session.execute(
+                select(
+                    LookupDataset.id,
+                    LookupDataset.kind,
+                    LookupDataset.blob_sha256,
+                    LookupDataset.version,
+                )
+            )
+        ).all()
+    for dataset_id, kind, sha256, version in datasets:
+        key = config_key(kind.value, dataset_id)
+        published = existing.pop(key, None)
+        if not sha256:
+            continue  # never imported: nothing to serve yet
+        if published == sha256:
+            report.unchanged += 1
+            continue
+        async with database.session() as session:
+            data = await dataset_blob(session, dataset_id)
+        await publisher.put_blob(kind.value, dataset_id, data, version=version)
+        report.written.append(key)
+    for key in sorted(existing):
+        await kv.delete(key)
+        report.deleted.append(key)

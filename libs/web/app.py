@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from libs.web.health import health_router
@@ -22,16 +23,35 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 class _TandemApp(FastAPI):
     """FastAPI with the security headers and proxy handling *outside* Starlette's error
-    middleware, so that even a 500 carries the headers and every handler sees the real client."""
+    middleware, so that even a 500 carries the headers and every handler sees the real client.
+
+    With a ``front`` the app's entry is ``front(FastAPI)`` (inside the proxy handling): the
+    requests it answers skip even ``FastAPI.__call__`` (its telemetry hooks and Starlette's
+    dispatch), which is most of what a lean path saves.
+    """
 
     trusted_proxies: Sequence[str] = ()
+    front: Callable[[ASGIApp], ASGIApp] | None = None
+    _entry: ASGIApp | None = None
 
     def build_middleware_stack(self) -> ASGIApp:
         app: Any = SecurityHeadersMiddleware(super().build_middleware_stack())
-        if self.trusted_proxies:
+        if self.trusted_proxies and self.front is None:
             # X-Forwarded-For/-Proto are believed only when the TCP peer is one of these.
             app = ProxyHeadersMiddleware(app, trusted_hosts=list(self.trusted_proxies))
         return app  # type: ignore[no-any-return]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+            return
+        entry = self._entry
+        if entry is None:
+            built: Any = self.front(partial(FastAPI.__call__, self))
+            if self.trusted_proxies:
+                built = ProxyHeadersMiddleware(built, trusted_hosts=list(self.trusted_proxies))
+            entry = self._entry = built
+        await entry(scope, receive, send)
 
 
 def build_app(
@@ -43,6 +63,7 @@ def build_app(
     lifespan: Lifespan | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
     trusted_proxies: Sequence[str] = (),
+    front: Callable[[ASGIApp], ASGIApp] | None = None,
 ) -> FastAPI:
     """A FastAPI app with problem-details errors, correlation ids, metrics, health and secure
     headers.
@@ -51,6 +72,9 @@ def build_app(
     ``trusted_proxies`` (addresses or CIDR networks) are the reverse proxies whose
     ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed; from anyone else they are
     ignored, so a client cannot pick the source address that allow lists and login throttles see.
+    ``front`` wraps the whole app (inside the proxy handling): an ASGI app that answers some
+    requests itself, bypassing FastAPI's entry, routing and middleware, and passes on the others
+    (lifespan included).
     """
     app = _TandemApp(
         title=title,
@@ -60,6 +84,7 @@ def build_app(
         openapi_tags=openapi_tags,
     )
     app.trusted_proxies = tuple(trusted_proxies)
+    app.front = front
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for router in routers:

@@ -21,6 +21,7 @@ from services.switch_api import (
     ip_auth,
     live_calls,
     lockouts,
+    lookup,
     nodes,
     operators,
     rate_cards,
@@ -46,6 +47,8 @@ from services.switch_api.ip_auth.endpoints import router as ip_auth_router
 from services.switch_api.live import live_config_lifespan
 from services.switch_api.live_calls.endpoints import router as live_calls_router
 from services.switch_api.lockouts.endpoints import router as lockouts_router
+from services.switch_api.lookup.endpoints import router as lookup_router
+from services.switch_api.lookup.usage import lookup_lifespan
 from services.switch_api.nodes.endpoints import router as nodes_router
 from services.switch_api.operators.endpoints import router as operators_router
 from services.switch_api.rate_cards.endpoints import imports_router as rate_imports_router
@@ -96,14 +99,17 @@ def create_app(
             settings_router,
             cdrs_router,
             billing_router,
+            lookup_router,
         ],
-        lifespan=live_config_lifespan(
-            identity_lifespan(
-                settings,
-                settings.identity,
-                service="switch_api",
-                kind=PrincipalKind.OPERATOR,
-                clock=clock,
+        lifespan=lookup_lifespan(
+            live_config_lifespan(
+                identity_lifespan(
+                    settings,
+                    settings.identity,
+                    service="switch_api",
+                    kind=PrincipalKind.OPERATOR,
+                    clock=clock,
+                )
             )
         ),
         trusted_proxies=settings.http.trusted_proxies,
@@ -130,6 +136,7 @@ def create_app(
             {"name": "settings", "description": global_settings.__doc__},
             {"name": "cdrs", "description": cdrs.__doc__},
             {"name": "billing", "description": billing.__doc__},
+            {"name": "lookup", "description": lookup.__doc__},
             {"name": "operations", "description": "Health and metrics."},
         ],
     )

@@ -58,6 +58,8 @@ def test_upgrade_to_head_then_downgrade_to_base(backend: str, tmp_path: Path) ->
             "switch_settings",
         } <= tables
         assert {"cdrs", "ledger_entries", "daily_spend"} <= tables
+        lookup = {"lookup_datasets", "lookup_dataset_chunks", "lookup_access", "lookup_usage"}
+        assert lookup <= tables
         assert diff == [], f"models and migrations disagree: {diff}"
         assert head is not None
 

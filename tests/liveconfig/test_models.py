@@ -34,6 +34,7 @@ def test_every_kind_is_registered_once() -> None:
         "route",
         "firewall",
         "settings",
+        "lookupkey",
     }
     assert all(model.kind == kind for kind, model in CONFIG_KINDS.items())
 

@@ -43,6 +43,12 @@ from libs.db.models.identity import (
     RecoveryCode,
     RefreshToken,
 )
+from libs.db.models.lookup import (
+    LookupAccess,
+    LookupDataset,
+    LookupDatasetChunk,
+    LookupUsage,
+)
 from libs.db.models.zones import Zone
 
 __all__ = [
@@ -67,6 +73,10 @@ __all__ = [
     "LedgerEntry",
     "LedgerKind",
     "LoginThrottle",
+    "LookupAccess",
+    "LookupDataset",
+    "LookupDatasetChunk",
+    "LookupUsage",
     "MatchKind",
     "MediaMode",
     "NatPing",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from libs.identity import ApiKeyService, Principal
 from libs.identity.permissions import Access, Area
@@ -81,9 +81,17 @@ def api_keys_router() -> APIRouter:
         responses=error_responses(401, 403, 404),
     )
     async def revoke_api_key(
-        uow: UnitOfWorkDep, identity: IdentityDep, principal: SecurityWrite, key_id: uuid.UUID
+        request: Request,
+        uow: UnitOfWorkDep,
+        identity: IdentityDep,
+        principal: SecurityWrite,
+        key_id: uuid.UUID,
     ) -> None:
         """Revoke an API key: it stops working at once."""
-        await ApiKeyService(uow, identity).revoke(principal, key_id)
+        key = await ApiKeyService(uow, identity).revoke(principal, key_id)
+        # Services that copy keys elsewhere (switch_api publishes lookup_api's verifiers)
+        # register ``(uow, key id)`` callbacks here to withdraw them after the commit.
+        for hook in getattr(request.app.state, "api_key_revoked", ()):
+            hook(uow, key.id)
 
     return router

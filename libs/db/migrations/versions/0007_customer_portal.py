@@ -1,8 +1,8 @@
 """Customer portal: the operator's per-customer permission to edit IP authentication.
 
 Revision ID: 0007
-Revises: 0004
-Create Date: 2026-11-26
+Revises: 0006
+Create Date: 2026-11-22
 
 ``customers.ip_auth_self_service`` lets a customer's users add, change and remove their own IP
 authentication entries through customer_api; off by default (the reference's portal shows
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
