@@ -20,6 +20,7 @@ from libs.bus.assets import PRESENCE_BUCKET
 from libs.bus.client import Bus
 from libs.bus.errors import _NATS_FAILURES, BusError, MessageDecodeError, _from_nats
 from libs.bus.messages import NodeHeartbeat
+from libs.bus.tasks import cancel_and_wait
 
 __all__ = [
     "PRESENCE_INTERVAL",
@@ -84,6 +85,7 @@ class PresencePublisher:
         self._bucket = bucket
         self._task: asyncio.Task[None] | None = None
         self._failing = False
+        self._stopping = False
         self._log = _log.bind(presence_key=key)
 
     @property
@@ -99,6 +101,7 @@ class PresencePublisher:
     def start(self) -> None:
         """Start heartbeating in a background task; the first heartbeat goes out at once."""
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(
                 self._run(), name=f"presence-{self._key}"
             )
@@ -134,14 +137,8 @@ class PresencePublisher:
         A failed withdrawal is logged, not raised.
         """
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
+        self._stopping = True
+        await cancel_and_wait(task)
         if withdraw:
             try:
                 kv = await self._bus.key_value(self._bucket)
@@ -151,7 +148,7 @@ class PresencePublisher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             started = loop.time()
             await self.publish_now()
             jitter = random.uniform(1 - _JITTER, 1 + _JITTER)  # noqa: S311 - not crypto

@@ -15,7 +15,6 @@ the ``Recreate`` strategy); a second one would split the counts, never double a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -40,6 +39,7 @@ from libs.bus.security import (
     SourceBlocked,
     SourceFlooded,
 )
+from libs.bus.tasks import cancel_and_wait
 from libs.db import Database, UnitOfWork
 from libs.db.models import SwitchSettings
 from libs.liveconfig.models import SETTINGS_ID, SettingsConfig
@@ -100,12 +100,7 @@ class IdsWorker:
     async def stop(self) -> None:
         task, self._task = self._task, None
         self._stopping = True
-        # Cancel until the task ends: on Python 3.11 a cancellation that lands while nats-py's
-        # fetch completes its wait_for can be swallowed, and the loop would fetch on forever.
-        while task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({task}, timeout=1.0)
+        await cancel_and_wait(task)  # a cancellation nats-py swallowed must not hang us
 
     async def _run(self) -> None:
         refreshed = 0.0
