@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client import REGISTRY
 
 from libs.billing.worker import BillingWorker
 from libs.bus import BusConnector, provision
@@ -178,11 +179,17 @@ class SipNode:
     cdrs: list[CallEnded] = field(default_factory=list)
 
 
+def dropped(reason: str) -> float:
+    """SIP messages sip_core's transports dropped for ``reason`` so far (this process)."""
+    return REGISTRY.get_sample_value("tandem_sip_dropped_total", {"reason": reason}) or 0.0
+
+
 @contextlib.asynccontextmanager
 async def sip_core(connector: BusConnector, spool: Path) -> AsyncIterator[SipNode]:
     """sip_core's call path in process, wired as ``services.sip_core.__main__`` wires it: the
     live policy, the B2BUA on a free loopback UDP port, CDRs to the CDR stream (and kept in
-    :attr:`SipNode.cdrs` for the test)."""
+    :attr:`SipNode.cdrs` for the test). Every SIP message the peers sent must parse."""
+    malformed = dropped("malformed")
     policy = LivePolicy(connector, node_id="e2e-node", zone="e2e")
     policy.start()
     stack = SipStack(TransactionLayer())
@@ -217,6 +224,7 @@ async def sip_core(connector: BusConnector, spool: Path) -> AsyncIterator[SipNod
             await asyncio.wait(pending, timeout=10)
         await sender.stop()
         await policy.stop()
+    assert dropped("malformed") == malformed, "a peer sent sip_core a malformed message"
 
 
 @contextlib.asynccontextmanager
