@@ -161,7 +161,7 @@ def bench_app() -> Any:
 def server_command(server: str, port: int) -> list[str]:
     """How the child serving :func:`bench_app` is started (pinned to core 1)."""
     if server == "granian":
-        # As ``TANDEM_HTTP__SERVER=granian python -m services.lookup_api`` runs it.
+        # As ``python -m services.lookup_api`` runs it (services/lookup_api/__main__.py).
         return [
             *pin(1),
             sys.executable,
