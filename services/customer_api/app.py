@@ -9,12 +9,15 @@ and reach the switch nodes through the live configuration after their commit.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
+from libs.db import UnitOfWork
 from libs.liveconfig import ConfigPublisher
+from libs.liveconfig.models import LookupKeyConfig
 from libs.security import PrincipalKind
 from libs.web import build_app
 from libs.web.identity import api_keys_router, auth_router
@@ -35,13 +38,27 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def _with_publisher(inner: Lifespan) -> Lifespan:
-    """Add the live-configuration publisher (on the identity lifespan's bus connector)."""
+    """Add the live-configuration publisher (on the identity lifespan's bus connector), and the
+    API-key revocation hook that withdraws a revoked key from lookup_api after the commit (its
+    ``lookupkey`` object, if the operator gave it lookup access: deleting a key that is not
+    there is a no-op), as switch_api's does for keys revoked there."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with inner(app):
-            app.state.publisher = ConfigPublisher(getattr(app.state, "bus", None))
-            yield
+            publisher = ConfigPublisher(getattr(app.state, "bus", None))
+            app.state.publisher = publisher
+
+            def withdraw(uow: UnitOfWork, key_id: uuid.UUID) -> None:
+                publisher.stage(uow, delete=[(LookupKeyConfig.kind, key_id)])
+
+            # Restored on the way out: an app whose lifespan runs again (tests) keeps one hook.
+            hooks = getattr(app.state, "api_key_revoked", [])
+            app.state.api_key_revoked = [*hooks, withdraw]
+            try:
+                yield
+            finally:
+                app.state.api_key_revoked = hooks
 
     return lifespan
 
