@@ -22,14 +22,26 @@ from libs.security import PrincipalKind
 from libs.web import build_app
 from libs.web.identity import api_keys_router, auth_router
 from libs.web.lifespan import identity_lifespan
-from services.customer_api import account, cdrs, ip_auth, ledger, live_calls, rates, sip_users
+from services.customer_api import (
+    account,
+    cdrs,
+    firewall_blocks,
+    ip_auth,
+    ledger,
+    live_calls,
+    rates,
+    registrations,
+    sip_users,
+)
 from services.customer_api.account.endpoints import router as account_router
 from services.customer_api.cdrs.endpoints import router as cdrs_router
 from services.customer_api.config import CustomerApiSettings
+from services.customer_api.firewall_blocks.endpoints import router as firewall_blocks_router
 from services.customer_api.ip_auth.endpoints import router as ip_auth_router
 from services.customer_api.ledger.endpoints import router as ledger_router
 from services.customer_api.live_calls.endpoints import router as live_calls_router
 from services.customer_api.rates.endpoints import router as rates_router
+from services.customer_api.registrations.endpoints import router as registrations_router
 from services.customer_api.sip_users.endpoints import router as sip_users_router
 
 VERSION = "0.2.0"
@@ -71,7 +83,8 @@ def create_app(
     return build_app(
         title="Tandem customer API",
         version=VERSION,
-        description="For the operator's customers: their balance, calls, SIP users and rates. "
+        description="For the operator's customers: their balance, calls, SIP users and their "
+        "registrations, rates, and firewall blocks on their addresses. "
         "Log in with `POST /v1/auth/login`, then send `Authorization: Bearer <access_token>`; "
         "automation uses API keys. Every endpoint shows and changes only your own account.",
         routers=[
@@ -79,7 +92,9 @@ def create_app(
             api_keys_router(),
             account_router,
             sip_users_router,
+            registrations_router,
             ip_auth_router,
+            firewall_blocks_router,
             rates_router,
             cdrs_router,
             ledger_router,
@@ -100,7 +115,9 @@ def create_app(
             {"name": "api-keys", "description": "Credentials for automation."},
             {"name": "account", "description": account.__doc__},
             {"name": "sip-users", "description": sip_users.__doc__},
+            {"name": "registrations", "description": registrations.__doc__},
             {"name": "ip-auth", "description": ip_auth.__doc__},
+            {"name": "firewall-blocks", "description": firewall_blocks.__doc__},
             {"name": "rates", "description": rates.__doc__},
             {"name": "cdrs", "description": cdrs.__doc__},
             {"name": "ledger", "description": ledger.__doc__},
