@@ -13,6 +13,7 @@ module              what it does
 sip_users           :class:`SipUsers`: capacity and duplicate rules, HA1-only passwords
 ip_auth             :class:`IpAuthEntries`: addresses, shared-address ambiguity rule
 rates               :class:`SellRates`: the sell cards a customer's routes use, CSV
+firewall            :func:`blocks_hitting_customer`: blocks on the account's own addresses
 queries             :class:`AccountQueries`: the cross-table lookups (all SQL)
 rules               validation and PATCH helpers
 ==================  ==============================================================

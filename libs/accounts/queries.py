@@ -1,11 +1,13 @@
 """The cross-table lookups a customer's configuration needs: its row (locked for capacity
 checks), the channels its SIP users hold, the rewrite rules a delete takes with it, the SIP
-realm and the zones. All of it is SQL, so it lives here rather than in the services."""
+realm, the zones, and the addresses its traffic comes from with the firewall blocks on them.
+All of it is SQL, so it lives here rather than in the services."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +17,8 @@ from libs.db.models import (
     Carrier,
     Customer,
     Direction,
+    FirewallAction,
+    FirewallRule,
     IpAuthEntry,
     RewriteRule,
     SipUser,
@@ -97,3 +101,25 @@ class AccountQueries:
 
     async def zone_exists(self, zone_id: uuid.UUID) -> bool:
         return await self.session.get(Zone, zone_id) is not None
+
+    async def customer_sources(self, customer_id: uuid.UUID) -> list[str]:
+        """The networks a customer's traffic comes from: its IP authentication entries'
+        addresses and its source ranges (FQDNs included, as stored)."""
+        addresses = (
+            await self.session.scalars(
+                select(IpAuthEntry.address).where(IpAuthEntry.customer_id == customer_id)
+            )
+        ).all()
+        ranges = await self.session.scalar(
+            select(Customer.source_ranges).where(Customer.id == customer_id)
+        )
+        return [*addresses, *(ranges or [])]
+
+    async def blocks(self, active_at: datetime | None) -> Sequence[FirewallRule]:
+        """Firewall block rules not expired at ``active_at`` (``None``: every one)."""
+        statement = select(FirewallRule).where(FirewallRule.action == FirewallAction.BLOCK)
+        if active_at is not None:
+            statement = statement.where(
+                or_(FirewallRule.expires_at.is_(None), FirewallRule.expires_at > active_at)
+            )
+        return (await self.session.scalars(statement)).all()

@@ -1,13 +1,13 @@
-"""Strictly their own data: every customer_api route, walked from ``app.routes`` (so a route
-added later is covered without touching this test), refuses another account's ids with 404 and
-never shows another account's rows.
+"""Strictly their own data: every customer_api route, walked from ``app.routes`` (so a route added
+later is covered without touching this test), refuses another account's ids with 404 and never
+shows another account's rows.
 
 Two accounts get one object of every kind (SIP user, IP authentication entry, sell card with a
-scheduled revision, API key). Logged in as the first account's admin, each route that takes an
-id is called with the second account's id (404, nothing of theirs in the body, their objects
-unchanged afterwards) and, for reads, with the first account's own id (200: the 404 comes from
-the scoping, not from a broken route). Each list is read whole and must hold none of the second
-account's identifiers or names.
+scheduled revision, API key, CDR, a firewall block on the account's address). Logged in as the
+first account's admin, each route that takes an id is called with the second account's id (404,
+nothing of theirs in the body, their objects unchanged afterwards) and, for reads, with the
+first account's own id (200: the 404 comes from the scoping, not from a broken route). Each list
+is read whole and must hold none of the second account's identifiers or names.
 """
 
 from __future__ import annotations
@@ -41,9 +41,10 @@ PARAMETERS = {
 #: have no NATS, so these must answer 503 ("cannot be asked now") — never anyone's data; the
 #: nodes' own scoping (a customer-scoped request sees only that customer's calls) is tested
 #: with libs.bus.calls.
-NODE_ROUTES = {"/v1/live-calls", "/v1/live-calls/{call_id}"}
-#: Query parameters that name an object, checked on the routes that take them.
-QUERY_IDS = {"revision_id": "revision"}
+NODE_ROUTES = {"/v1/live-calls", "/v1/live-calls/{call_id}", "/v1/registrations"}
+#: Query parameters that name an object, checked on the routes that take them (on node routes
+#: too: the id is checked in the database before the nodes are asked, so 404, not 503).
+QUERY_IDS = {"revision_id": "revision", "sip_user_id": "sip_user"}
 #: Routes that must not be called in the walk (ending the session the walk runs on).
 SKIPPED = {("POST", "/v1/auth/logout")}
 _HOSTS = itertools.count(1)
@@ -52,7 +53,14 @@ _HOSTS = itertools.count(1)
 async def _objects(account: Account) -> dict[str, dict[str, Any]]:
     """One object of every kind for ``account``; each with the texts that identify it."""
     user = await account.sip_user(channel_limit=2)
-    entry = await account.ip_auth(address=f"203.0.113.{next(_HOSTS)}")
+    address = f"203.0.113.{next(_HOSTS)}"
+    entry = await account.ip_auth(address=address)
+    made = await account.operator.post(
+        "/v1/firewall-rules",
+        json={"network": address, "action": "block", "reason": f"probe-{account.id[:8]}"},
+    )
+    assert made.status_code == 201, made.text
+    block = made.json()
     card = await account.sell_card({"44": ("United Kingdom", "0.0100")})
     revision = await account.schedule(card, {"44": ("United Kingdom", "0.0090")})
     made = await account.client.post(
@@ -67,6 +75,10 @@ async def _objects(account: Account) -> dict[str, dict[str, Any]]:
     return {
         "sip_user": {"id": user["id"], "markers": [user["id"], user["username"]]},
         "ip_auth": {"id": entry["id"], "markers": [entry["id"]]},
+        "block": {
+            "id": block["id"],
+            "markers": [block["id"], block["reason"], f'"{address}"', f'"{block["network"]}"'],
+        },
         "card": {"id": card["id"], "markers": [card["id"], card["name"], card["revision_id"]]},
         "revision": {"id": revision["id"], "markers": [revision["id"]]},
         "api_key": {"id": key["id"], "markers": [key["id"], key["name"]]},
@@ -121,6 +133,17 @@ async def test_every_route_refuses_another_accounts_ids_and_rows(
             response = await acme.client.request(method, _fill(route.path, theirs), json=body)
             assert response.status_code == 503, (label, response.status_code, response.text)
             assert_nothing_of_theirs(label, response.text.replace(theirs["call"]["id"], ""))
+            for name in _query_parameters(route) & set(QUERY_IDS):
+                asked = theirs[QUERY_IDS[name]]["id"]
+                foreign = await acme.client.request(
+                    method, _fill(route.path, mine), params={name: asked}, json=body
+                )
+                assert foreign.status_code == 404, (label, name, foreign.text)
+                assert_nothing_of_theirs(label, foreign.text.replace(asked, ""))
+                own = await acme.client.request(
+                    method, _fill(route.path, mine), params={name: mine[QUERY_IDS[name]]["id"]}
+                )
+                assert own.status_code == 503, (label, name, own.text)
             continue
         if "{" in route.path:
             response = await acme.client.request(method, _fill(route.path, theirs), json=body)
@@ -144,7 +167,8 @@ async def test_every_route_refuses_another_accounts_ids_and_rows(
                     assert_nothing_of_theirs(label, foreign.text.replace(asked, ""))
             walked_with_ids += 1
         elif method == "GET":
-            response = await acme.client.get(route.path, params={"limit": 1000})
+            params = {"limit": 1000, "include_expired": True}
+            response = await acme.client.get(route.path, params=params)
             assert response.status_code == 200, (label, response.text)
             assert_nothing_of_theirs(label, response.text)
             walked_lists += 1
@@ -174,6 +198,7 @@ async def test_own_lists_hold_own_rows(accounts: NewAccount) -> None:
         ("/v1/api-keys", "api_key"),
         ("/v1/cdrs", "cdr"),
         ("/v1/ledger", "cdr"),
+        ("/v1/firewall-blocks", "block"),
     ):
         response = await acme.client.get(path)
         assert response.status_code == 200, response.text

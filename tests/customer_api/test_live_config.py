@@ -5,23 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-import httpx
 import pytest
+from nats.js.errors import KeyNotFoundError
 
-from libs.bus import BusConnector, provision
-from libs.db import Database
-from libs.liveconfig import ConfigView
-from libs.liveconfig.models import CONFIG_KINDS
-from libs.platform.natsd import NatsServer
+from libs.bus import CONFIG_BUCKET
+from libs.db.models import LookupAccess
+from libs.liveconfig import ConfigPublisher, config_key
+from libs.liveconfig.snapshot import lookup_keys
 from libs.security import digest
-from services.customer_api.app import create_app
-from services.customer_api.config import CustomerApiSettings
-from tests.apps import client_for
-from tests.identity.factories import FakeClock, bearer, login, make_customer_user
+from tests.customer_api.conftest import Portal
 
 
 async def eventually(predicate: Callable[[], bool], within: float = 10.0) -> None:
@@ -31,47 +25,8 @@ async def eventually(predicate: Callable[[], bool], within: float = 10.0) -> Non
         await asyncio.sleep(0.01)
 
 
-@pytest.fixture
-async def portal(
-    tmp_path: Path,
-    database: Database,
-    database_url: str,
-    identity_config: dict[str, Any],
-    clock: FakeClock,
-) -> AsyncIterator[tuple[httpx.AsyncClient, ConfigView, uuid.UUID]]:
-    """customer_api on a nats-server of its own, a logged-in admin, and a watching view."""
-    with NatsServer(store_dir=tmp_path / "js", port=0) as server:
-        connector = BusConnector(server.url, name="config-view")
-        connector.start()
-        try:
-            await provision((await connector.wait_connected(10)).js)
-            settings = CustomerApiSettings(
-                environment="test",
-                database={"url": database_url},
-                identity=identity_config,
-                nats={"servers": [server.url]},
-            )
-            app = create_app(settings, clock=clock)
-            async with app.router.lifespan_context(app), client_for(app) as client:
-                await app.state.bus.wait_connected(10)
-                person = await make_customer_user(app)
-                client.headers.update(bearer((await login(client, person, clock))["access_token"]))
-                view = ConfigView(connector, CONFIG_KINDS)
-                view.start()
-                try:
-                    await asyncio.wait_for(view.loaded.wait(), 10)
-                    assert person.customer_id is not None
-                    yield client, view, person.customer_id
-                finally:
-                    await view.stop()
-        finally:
-            await connector.close()
-
-
-async def test_sip_user_writes_are_published_after_commit(
-    portal: tuple[httpx.AsyncClient, ConfigView, uuid.UUID],
-) -> None:
-    client, view, customer_id = portal
+async def test_sip_user_writes_are_published_after_commit(portal: Portal) -> None:
+    client, view, customer_id = portal.client, portal.view, portal.customer_id
     made = await client.post("/v1/sip-users", json={"username": "pbx", "channel_limit": 0})
     assert made.status_code == 201, made.text
     user_id = uuid.UUID(made.json()["sip_user"]["id"])
@@ -94,3 +49,38 @@ async def test_sip_user_writes_are_published_after_commit(
 
     assert (await client.delete(f"/v1/sip-users/{user_id}")).status_code == 204
     await eventually(lambda: view.get("sipuser", user_id) is None)
+
+
+async def test_revoking_a_key_withdraws_it_from_lookup_api_at_once(portal: Portal) -> None:
+    """A customer's key the operator gave lookup access (its ``lookupkey`` object published):
+    revoked in customer_api, the object is gone from the bucket before the 204 is answered."""
+    client, view = portal.client, portal.view
+    keys = []
+    for name in ("lookups", "kept"):
+        made = await client.post(
+            "/v1/api-keys", json={"name": name, "permissions": {"routing": "read"}}
+        )
+        assert made.status_code == 201, made.text
+        keys.append(uuid.UUID(made.json()["id"]))
+    async with portal.app.state.database.session() as session:
+        session.add_all(LookupAccess(api_key_id=k, requests_per_second=5) for k in keys)
+        await session.commit()
+        granted = await lookup_keys(session)
+    assert {k.id for k in granted} == set(keys)
+    assert all(k.customer_id == portal.customer_id for k in granted)
+    assert await ConfigPublisher(portal.connector).publish(put=granted)
+    await eventually(lambda: all(view.get("lookupkey", k) is not None for k in keys))
+
+    assert (await client.delete(f"/v1/api-keys/{keys[0]}")).status_code == 204
+    # Published before the response: the bucket no longer holds it (the view follows).
+    kv = await portal.connector.bus.key_value(CONFIG_BUCKET)
+    with pytest.raises(KeyNotFoundError):  # KeyDeletedError: deleted, not merely absent
+        await kv.get(config_key("lookupkey", keys[0]))
+    assert (await kv.get(config_key("lookupkey", keys[1]))).value
+    await eventually(lambda: view.get("lookupkey", keys[0]) is None)
+    assert view.get("lookupkey", keys[1]) is not None
+    # The database agrees: a reconcile would not bring it back.
+    async with portal.app.state.database.session() as session:
+        assert [k.id for k in await lookup_keys(session)] == [keys[1]]
+    # One hook per lifespan (tests run the same app's lifespan many times).
+    assert len(portal.app.state.api_key_revoked) == 1

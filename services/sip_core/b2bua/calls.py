@@ -83,7 +83,10 @@ __all__ = ["B2BUA"]
 
 _log = structlog.get_logger(__name__)
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO"
+#: Methods every node accepts (in-dialog MESSAGE, NOTIFY… are relayed to the other leg, but an
+#: out-of-dialog MESSAGE is answered 405, so it is not listed). :attr:`B2BUA.allow` adds the
+#: methods other parts answer out of dialog (``handlers``: REGISTER once the registrar is wired).
+BASE_METHODS = ("INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "UPDATE", "INFO")
 CALLS = Counter("tandem_calls_total", "Calls by outcome", ["outcome"])
 # Bound once (a labels() lookup per call costs more than the increment).
 _ANSWERED = CALLS.labels("answered")
@@ -235,6 +238,7 @@ class B2BUA:
         self.calls: set[Call] = set()
         #: Out-of-dialog requests other parts answer, by method (REGISTER: the registrar).
         self.handlers: dict[str, RequestHandler] = {}
+        self._allow: tuple[tuple[str, ...], str] = ((), ", ".join(BASE_METHODS))
         # Policies with per-attempt limits (carrier, gateway) take them before each attempt.
         self._begin_attempt = getattr(policy, "begin_attempt", None)
         #: Seconds between OPTIONS pings on each leg of an answered call (0: none). Answered
@@ -293,7 +297,7 @@ class B2BUA:
     ) -> None:
         extra = [("Contact", self._contact_for(call.a_peer)), *headers]
         if 200 <= status < 300:
-            extra.append(("Allow", ALLOW))
+            extra.append(("Allow", self.allow))
         if body and ctype:
             extra.append(("Content-Type", ctype))
         txn = call.a_txn
@@ -342,7 +346,7 @@ class B2BUA:
             assert isinstance(transaction, ServerInviteTransaction)
             self._new_call(request, peer, transaction)
         elif method == "OPTIONS":
-            headers = [("Allow", ALLOW), ("Accept", "application/sdp")]
+            headers = [("Allow", self.allow), ("Accept", "application/sdp")]
             self._respond(
                 transaction, make_response(request, 200, to_tag=new_tag(), headers=headers)
             )
@@ -353,8 +357,17 @@ class B2BUA:
         else:
             self._respond(
                 transaction,
-                make_response(request, 405, to_tag=new_tag(), headers=[("Allow", ALLOW)]),
+                make_response(request, 405, to_tag=new_tag(), headers=[("Allow", self.allow)]),
             )
+
+    @property
+    def allow(self) -> str:
+        """The ``Allow`` header value: :data:`BASE_METHODS`, then the methods of ``handlers``
+        (REGISTER with the registrar) — exactly the methods this node does not answer 405."""
+        extra = tuple(sorted(m for m in self.handlers if m not in BASE_METHODS))
+        if extra != self._allow[0]:
+            self._allow = (extra, ", ".join((*BASE_METHODS, *extra)))
+        return self._allow[1]
 
     def calls_per_second(self) -> float:
         """New calls in the last whole second (0 when none came since)."""
@@ -425,7 +438,7 @@ class B2BUA:
             ("Call-ID", f"{call.b_call_id}-{call.attempt}"),
             ("CSeq", "1 INVITE"),
             ("Contact", self._contact_for(target.peer)),
-            ("Allow", ALLOW),
+            ("Allow", self.allow),
         ]
         ctype = a.content_type
         if a.body and ctype:

@@ -54,7 +54,9 @@ class RegistrarNode:
         self.connector = connector
         self.table = BindingTable(node_id)
         self.store = BindingStore(connector, self.table)
-        self.registrar = Registrar(stack, policy, self.store, settings, node_id=node_id)
+        self.registrar = Registrar(
+            stack, policy, self.store, settings, node_id=node_id, allow=lambda: b2bua.allow
+        )
         self.keepalive = Keepalive(
             stack, policy, self.store, settings,
             local_host=b2bua.local_host, local_port=b2bua.local_port,

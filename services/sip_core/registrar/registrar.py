@@ -70,7 +70,9 @@ _log = structlog.get_logger(__name__)
 
 REGISTERS = Counter("tandem_registrar_requests_total", "REGISTER requests by answer", ["status"])
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REGISTER, MESSAGE"
+#: The ``Allow`` of a registrar not wired to a B2BUA (tests); on a node it is the B2BUA's own
+#: (``B2BUA.allow``), so REGISTER's 200 and OPTIONS list the same methods.
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REGISTER"
 _TRANSPORTS: dict[str, Literal["udp", "tcp", "tls"]] = {"UDP": "udp", "TCP": "tcp", "TLS": "tls"}
 #: Contact addresses that cannot be reached from outside the UA's own network.
 _UNROUTABLE = tuple(
@@ -141,8 +143,10 @@ class Registrar:
         node_id: str,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        allow: Callable[[], str] = lambda: ALLOW,
     ) -> None:
         self.stack = stack
+        self.allow = allow
         self.policy = policy
         self.store = store
         self.settings = settings
@@ -338,7 +342,7 @@ class Registrar:
             for b in self.store.table.of_user(user.id, now)
         ]
         headers.append(("Date", format_datetime(now.astimezone(UTC), usegmt=True)))
-        headers.append(("Allow", ALLOW))
+        headers.append(("Allow", self.allow()))
         return make_response(request, 200, to_tag=new_tag(), headers=headers)
 
     @staticmethod

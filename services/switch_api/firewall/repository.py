@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Select, or_, select
 
 from libs.db import Repository, SortKey
-from libs.db.models import Customer, FirewallAction, FirewallRule, FirewallSource, IpAuthEntry
+from libs.db.models import FirewallAction, FirewallRule, FirewallSource, IpAuthEntry
 
 
 class FirewallRepository(Repository[FirewallRule]):
@@ -56,16 +55,3 @@ class FirewallRepository(Repository[FirewallRule]):
     async def authorised_addresses(self) -> Sequence[IpAuthEntry]:
         """Every IP authentication entry (customers' and carriers', both directions)."""
         return (await self.session.scalars(select(IpAuthEntry))).all()
-
-    async def customer_sources(self, customer_id: uuid.UUID) -> list[str]:
-        """The networks a customer's traffic comes from: its IP authentication entries and its
-        source ranges."""
-        addresses = (
-            await self.session.scalars(
-                select(IpAuthEntry.address).where(IpAuthEntry.customer_id == customer_id)
-            )
-        ).all()
-        ranges = await self.session.scalar(
-            select(Customer.source_ranges).where(Customer.id == customer_id)
-        )
-        return [*addresses, *(ranges or [])]

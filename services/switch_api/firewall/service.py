@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import builtins
-import ipaddress
 import uuid
 from datetime import datetime
 
+from libs.accounts import AccountQueries
+from libs.accounts.firewall import blocks_hitting_customer
 from libs.db import DuplicateKey, KeysetPage, UnitOfWork, utcnow
 from libs.db.listing import list_page
 from libs.db.models import FirewallAction, FirewallRule, FirewallSource
@@ -95,18 +96,14 @@ class FirewallService:
     ) -> builtins.list[FirewallRule]:
         """Block rules whose network overlaps the customer's authorised addresses (its IP
         authentication entries and source ranges), newest first — what customer_api shows a
-        customer ("your address was blocked"), automatic or manual."""
-        sources = [n for n in map(_network, await self.rules.customer_sources(customer_id)) if n]
-        if not sources:
-            return []
-        blocks = await self.rules.active([FirewallAction.BLOCK], utcnow() if active_only else None)
-        hits = [
-            rule
-            for rule in blocks
-            if (network := _network(rule.network)) is not None
-            and any(_overlaps(network, source) for source in sources)
-        ]
-        return sorted(hits, key=lambda rule: rule.created_at, reverse=True)
+        customer ("your address was blocked"), automatic or manual; the query is shared with
+        customer_api in :mod:`libs.accounts.firewall`."""
+        hits = await blocks_hitting_customer(
+            AccountQueries(self.uow.session),
+            customer_id,
+            active_at=utcnow() if active_only else None,
+        )
+        return [hit.rule for hit in hits]
 
     @staticmethod
     def _check_expiry(expires_at: datetime | None) -> None:
@@ -120,17 +117,3 @@ class FirewallService:
             self.live.put(self.uow, firewall_config(rule))
         if rule.expires_at is not None:
             self.live.schedule_changed(self.uow)
-
-
-def _network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None  # an FQDN (egress entries)
-
-
-def _overlaps(
-    a: ipaddress.IPv4Network | ipaddress.IPv6Network,
-    b: ipaddress.IPv4Network | ipaddress.IPv6Network,
-) -> bool:
-    return a.version == b.version and a.overlaps(b)

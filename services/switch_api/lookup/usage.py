@@ -112,10 +112,13 @@ def lookup_lifespan(inner: Lifespan) -> Lifespan:
             def withdraw(uow: UnitOfWork, key_id: uuid.UUID) -> None:
                 live.delete(uow, [(LOOKUP_KEY, key_id)])
 
-            app.state.api_key_revoked = [*getattr(app.state, "api_key_revoked", ()), withdraw]
+            # Restored on the way out: an app whose lifespan runs again (tests) keeps one hook.
+            hooks = getattr(app.state, "api_key_revoked", [])
+            app.state.api_key_revoked = [*hooks, withdraw]
             try:
                 yield
             finally:
+                app.state.api_key_revoked = hooks
                 if recorder is not None:
                     await recorder.stop()
                 await publisher.stop()

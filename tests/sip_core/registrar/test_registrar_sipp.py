@@ -5,6 +5,7 @@ through a node it did not register with; an operator's MESSAGE reaches the phone
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,7 +31,7 @@ from services.sip_core.b2bua.calls import B2BUA
 from services.sip_core.config import RegistrarSettings, SipSettings
 from services.sip_core.policy import LivePolicy
 from services.sip_core.registrar import RegistrarNode
-from services.sip_core.sip import TransactionLayer
+from services.sip_core.sip import Response, TransactionLayer, parse_datagram
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
 from tests.sip_core.policy.world import World, bus, until
@@ -288,3 +289,62 @@ async def test_nodes_follow_each_others_writes_of_one_binding(tmp_path: Path) ->
             await a.registrar.store.flush()
             await b.registrar.store.flush()
             assert owner(a) == owner(b) == "node-a"
+
+
+class _Answers(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.received: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.received.put_nowait(data)
+
+
+def _request(method: str, host: str, port: int, target: int) -> bytes:
+    return (
+        f"{method} sip:1001@127.0.0.1:{target} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK{uuid.uuid4().hex}\r\n"
+        f"From: <sip:1001@{host}>;tag={uuid.uuid4().hex[:8]}\r\n"
+        f"To: <sip:1001@127.0.0.1>\r\nCall-ID: {uuid.uuid4().hex}\r\n"
+        f"CSeq: 1 {method}\r\nMax-Forwards: 70\r\nContact: <sip:1001@{host}:{port}>\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+async def test_allow_lists_register_with_the_registrar_and_only_what_the_node_accepts(
+    tmp_path: Path,
+) -> None:
+    """OPTIONS, a 405 and REGISTER's 200 carry one Allow: the base methods and REGISTER. An
+    out-of-dialog MESSAGE is answered 405 (MESSAGEs are relayed inside dialogs and sent by
+    operators, not taken from phones), so it is not listed; every listed method is not 405."""
+    expected = "INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, REGISTER"
+    async with bus(tmp_path) as world:
+        await configure(world)
+        async with node(world, "node-a") as a:
+            await until(lambda: policy_ready(a))
+            assert a.b2bua.allow == expected
+            loop = asyncio.get_running_loop()
+            transport, answers = await loop.create_datagram_endpoint(
+                _Answers, local_addr=(PHONE_HOST, 0)
+            )
+            try:
+                port = int(transport.get_extra_info("sockname")[1])
+
+                async def ask(method: str) -> Response:
+                    transport.sendto(
+                        _request(method, PHONE_HOST, port, a.port), ("127.0.0.1", a.port)
+                    )
+                    answer = parse_datagram(await asyncio.wait_for(answers.received.get(), 10))
+                    assert isinstance(answer, Response), answer
+                    return answer
+
+                options = await ask("OPTIONS")
+                assert (options.status_code, options.headers.get("Allow")) == (200, expected)
+                message = await ask("MESSAGE")
+                assert (message.status_code, message.headers.get("Allow")) == (405, expected)
+                for method in ("OPTIONS", "REGISTER"):
+                    assert (await ask(method)).status_code != 405, method
+            finally:
+                transport.close()
+            # REGISTER's 200 (digest through sipp) lists the same methods.
+            phone = await register(tmp_path, a, 7002, check=f"Allow: {expected}[^,]")
+            await finish(phone)
