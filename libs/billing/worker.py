@@ -49,6 +49,9 @@ _log = structlog.get_logger(__name__)
 
 #: The durable consumer every billing replica shares.
 DURABLE = "billing"
+#: The balance publisher's coalescing window: a customer's balance is written to the live
+#: configuration at most this often per replica (nodes follow well within a second).
+PUBLISH_INTERVAL = 0.2
 #: Deliveries after which a CDR the database keeps refusing is terminated.
 MAX_DELIVERIES = 5
 
@@ -86,7 +89,11 @@ class BillingWorker:
             raise ValueError("batch_size must be between 1 and 5000")
         self.database = database
         self.connector = connector
-        self.publisher = publisher if publisher is not None else BalancePublisher(connector)
+        self.publisher = (
+            publisher
+            if publisher is not None
+            else BalancePublisher(connector, min_interval=PUBLISH_INTERVAL)
+        )
         self.durable = durable
         self.batch_size = batch_size
         self.fetch_wait = fetch_wait
