@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import statistics
 import sys
@@ -180,8 +181,9 @@ async def bill(
     bus: Bus,
     database: Database,
     connector: BusConnector,
-) -> float:
-    """CDRs/s billed by the replicas, from all consuming to nothing pending."""
+) -> tuple[float, float]:
+    """CDRs/s billed by the replicas, from all consuming to nothing pending, and the replica
+    processes' CPU seconds per CDR (0 in-process)."""
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
     processes: list[asyncio.subprocess.Process] = []
@@ -212,6 +214,7 @@ async def bill(
     began = time.perf_counter()
     # Counted from here: what was still unacknowledged (CDRs in flight count as not billed).
     todo = left = await outstanding(bus)
+    cpu = 0.0
     deadline = began + args.time_limit
     while left and time.perf_counter() < deadline:
         await asyncio.sleep(0.02)
@@ -221,8 +224,13 @@ async def bill(
     await asyncio.gather(*tasks)
     for process in processes:
         process.terminate()
+    for process in processes:
+        assert process.stdout is not None
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
         await process.wait()
-    return (todo - left) / elapsed
+        with contextlib.suppress(ValueError):
+            cpu += float(line)
+    return (todo - left) / elapsed, (cpu / (todo - left) if processes and todo > left else 0.0)
 
 
 async def run(args: argparse.Namespace, url: str, workdir: Path) -> None:
@@ -266,13 +274,13 @@ async def run(args: argparse.Namespace, url: str, workdir: Path) -> None:
                 )
             js_rate = await drain_ceiling(bus, args.cdrs, args.batch_size, args.time_limit)
             db_rate = await store_ceiling(database, cdrs, args.batch_size)
-            rate = await bill(args, url, server.url, bus, database, connector)
+            rate, cpu = await bill(args, url, server.url, bus, database, connector)
             rates.append((rate, js_rate, db_rate))
             print(
                 f"run {run_number}: billing {rate:,.0f} CDRs/s ({mode}, batch "
                 f"{args.batch_size}); ceilings: JetStream drain {js_rate:,.0f}/s, "
                 f"store only {db_rate:,.0f}/s; ratios {rate / js_rate:.2f} / "
-                f"{rate / db_rate:.2f}",
+                f"{rate / db_rate:.2f}" + (f"; replica CPU {cpu * 1e6:.0f} µs/CDR" if cpu else ""),
                 flush=True,
             )
         async with database.session() as session:
@@ -353,7 +361,9 @@ async def replica(url: str, server_url: str, batch_size: int) -> None:
     task = asyncio.create_task(worker.run(stop))
     await asyncio.wait_for(worker.ready.wait(), 30)
     print("ready", flush=True)
+    cpu = time.process_time()
     await task
+    print(f"{time.process_time() - cpu:.3f}", flush=True)  # CPU seconds spent billing
     await connector.close()
     await database.dispose()
 
