@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
 from collections.abc import Iterable
 
@@ -40,18 +41,29 @@ _ATTEMPTS = 8
 RETRY_DELAY = 1.0
 
 
-async def put_newer(kv: KeyValue, balance: BalanceConfig) -> bool:
+async def put_newer(
+    kv: KeyValue, balance: BalanceConfig, known: dict[str, tuple[int, int]] | None = None
+) -> bool:
     """Write ``balance`` unless the bucket holds the same or a newer version; ``True`` if written.
 
+    ``known`` remembers ``(revision, version)`` of this writer's own last write per key: while
+    nobody else wrote the key since, an update expecting that revision succeeds without reading
+    the key first (half the round trips); if someone did, it fails and the key is read as usual.
     Raises the bus's errors (the caller retries later).
     """
     data = balance.to_bytes()
+    mine = known.get(balance.key) if known is not None else None
+    if mine is not None and mine[1] < balance.version:
+        with contextlib.suppress(KeyWrongLastSequenceError):
+            revision = await kv.update(balance.key, data, last=mine[0])
+            _remember(known, balance, revision)
+            return True
     for _ in range(_ATTEMPTS):
         try:
             entry = await kv.get(balance.key)
         except KeyNotFoundError:
             try:
-                await kv.create(balance.key, data)
+                _remember(known, balance, await kv.create(balance.key, data))
                 return True
             except KeyWrongLastSequenceError:
                 continue
@@ -63,7 +75,7 @@ async def put_newer(kv: KeyValue, balance: BalanceConfig) -> bool:
             except ConfigDecodeError:
                 pass  # unreadable: replace it
         try:
-            await kv.update(balance.key, data, last=entry.revision)
+            _remember(known, balance, await kv.update(balance.key, data, last=entry.revision))
             return True
         except KeyWrongLastSequenceError:
             continue
@@ -71,17 +83,36 @@ async def put_newer(kv: KeyValue, balance: BalanceConfig) -> bool:
     return False
 
 
+def _remember(
+    known: dict[str, tuple[int, int]] | None, balance: BalanceConfig, revision: int
+) -> None:
+    if known is not None:
+        known[balance.key] = (revision, balance.version)
+
+
 class BalancePublisher:
     """Writes the newest offered balance of each customer, in the background."""
 
-    def __init__(self, connector: BusConnector | None, *, bucket: str = CONFIG_BUCKET) -> None:
+    def __init__(
+        self,
+        connector: BusConnector | None,
+        *,
+        bucket: str = CONFIG_BUCKET,
+        min_interval: float = 0.0,
+    ) -> None:
         self._connector = connector
+        #: Seconds between two rounds of writes: a busy worker's balances of a customer
+        #: coalesce over that window (one KV write instead of one per batch).
+        self._min_interval = min_interval
+        self._last_round = 0.0
         self._bucket = bucket
         self._pending: dict[uuid.UUID, BalanceConfig] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        #: ``(revision, version)`` of this publisher's last write per key (see put_newer).
+        self._known: dict[str, tuple[int, int]] = {}
 
     def offer(self, balances: Iterable[BalanceConfig]) -> None:
         """Publish ``balances`` soon (a newer offer of the same customer replaces an older)."""
@@ -127,6 +158,10 @@ class BalancePublisher:
             await self._wake.wait()
             self._wake.clear()
             while self._pending:
+                wait = self._last_round + self._min_interval - time.monotonic()
+                if wait > 0:  # an idle publisher writes at once; a busy one every interval
+                    await asyncio.sleep(wait)
+                self._last_round = time.monotonic()
                 try:
                     bus = await self._connector.wait_connected()
                     kv = await bus.key_value(self._bucket)
@@ -145,5 +180,5 @@ class BalancePublisher:
             self._idle.set()
 
     async def _put(self, kv: KeyValue, balance: BalanceConfig) -> None:
-        if await put_newer(kv, balance):
+        if await put_newer(kv, balance, self._known):
             PUBLISHED.inc()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.billing.bulk import BulkInsert, is_postgresql
 from libs.billing.cards import CardBook
 from libs.billing.ledger import BalanceState, Posting, dialect_insert, post
 from libs.billing.rating import RatedCall, carrier_attempt, rate_call
@@ -64,7 +65,10 @@ async def ingest(
         {"id": uuid.uuid4(), "rated_at": now, **rated[call_id].row} for call_id in sorted(rated)
     ]
     result = IngestResult()
-    if rows:
+    if rows and is_postgresql(session):
+        # One INSERT … SELECT unnest(arrays): see libs.billing.bulk.
+        result.stored = [call_id for (call_id,) in await _CDR_INSERT.execute(session, rows)]
+    elif rows:
         # One statement executed for many rows (compiled once, cached; SQLAlchemy batches the
         # rows into multi-row VALUES itself): a multi-row VALUES built per batch would take
         # longer to compile than the database takes to run it.
@@ -95,6 +99,13 @@ async def ingest(
     ]
     result.balances = await post(session, postings)
     return result
+
+
+_CDR_INSERT = BulkInsert(
+    Cdr.__table__,  # type: ignore[arg-type]
+    [column.name for column in Cdr.__table__.c if column.name != "rerated_at"],
+    "ON CONFLICT (call_id) DO NOTHING RETURNING call_id",
+)
 
 
 def _buy_card(cdr: CallEnded) -> uuid.UUID | None:

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, Uuid, column, select, update, values
+from sqlalchemy import Insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from libs.billing.bulk import BulkInsert, is_postgresql
 from libs.db.models import BALANCE_SCALE, Customer, DailySpend, LedgerEntry, LedgerKind
 from libs.db.types import Money, utcnow
 from libs.liveconfig.models import BalanceConfig
@@ -58,6 +59,29 @@ class BalanceState:
     currency: str
     #: The ids of the ledger entries written, in posting order.
     entry_ids: tuple[uuid.UUID, ...] = ()
+
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+_BALANCE = Money(scale=BALANCE_SCALE)
+_BALANCE_UNIT = Decimal(1).scaleb(-BALANCE_SCALE)
+_LEDGER_INSERT = BulkInsert(
+    LedgerEntry.__table__,  # type: ignore[arg-type]
+    [column.name for column in LedgerEntry.__table__.c],
+)
+#: Customers locked in id order first: concurrent writers never deadlock.
+_LOCK_CUSTOMERS = "SELECT id FROM customers WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE"
+_MOVE_BALANCES = """
+UPDATE customers AS c
+SET balance = c.balance + d.delta, balance_version = c.balance_version + 1
+FROM unnest($1::uuid[], $2::numeric[]) AS d (id, delta)
+WHERE c.id = d.id
+RETURNING c.id, c.balance, c.balance_version, c.currency
+"""
+_SPEND_UPSERT = """
+INSERT INTO daily_spend (customer_id, day, amount)
+SELECT * FROM unnest($1::uuid[], $2::date[], $3::numeric[])
+ON CONFLICT (customer_id, day) DO UPDATE SET amount = daily_spend.amount + excluded.amount
+"""
 
 
 def dialect_insert(session: AsyncSession, table: Any) -> Insert:
@@ -118,11 +142,19 @@ async def post(session: AsyncSession, postings: Sequence[Posting]) -> dict[uuid.
         states[customer_id] = BalanceState(
             customer_id, balance, version, currency, tuple(reversed(ids))
         )
-    if entries:
+    if entries and is_postgresql(session):
+        await _LEDGER_INSERT.execute(session, entries)
+    elif entries:
         await (await session.connection()).execute(
             dialect_insert(session, LedgerEntry.__table__), entries
         )
-    if spend:
+    if spend and is_postgresql(session):
+        days = sorted(spend.items())
+        await (await session.connection()).exec_driver_sql(
+            _SPEND_UPSERT,
+            ([c for (c, _), _ in days], [d for (_, d), _ in days], [v for _, v in days]),
+        )
+    elif spend:
         statement = dialect_insert(session, DailySpend)
         statement = statement.on_conflict_do_update(  # type: ignore[attr-defined]
             index_elements=[DailySpend.customer_id, DailySpend.day],
@@ -151,25 +183,16 @@ async def _move_balances(
         return {}
     ids = sorted(totals)
     moved: dict[uuid.UUID, tuple[Decimal, int, str]] = {}
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(
-            select(Customer.id).where(Customer.id.in_(ids)).order_by(Customer.id).with_for_update()
-        )
-        deltas = values(
-            column("id", Uuid()), column("delta", Money(scale=BALANCE_SCALE)), name="deltas"
-        ).data([(customer, totals[customer]) for customer in ids])
-        rows = await session.execute(
-            update(Customer)
-            .where(Customer.id == deltas.c.id)
-            .values(
-                balance=Customer.balance + deltas.c.delta,
-                balance_version=Customer.balance_version + 1,
-            )
-            .returning(Customer.id, Customer.balance, Customer.balance_version, Customer.currency)
-            .execution_options(synchronize_session=False)
-        )
-        for customer, balance, version, currency in rows:
-            moved[customer] = (balance, version, currency)
+    if is_postgresql(session):
+        # Fixed statement texts with array parameters: prepared once per connection (a
+        # VALUES list built per call was compiled anew every batch).
+        connection = await session.connection()
+        await connection.exec_driver_sql(_LOCK_CUSTOMERS, (ids,))
+        amounts = [_BALANCE.process_bind_param(totals[customer], _PG) for customer in ids]
+        result = await connection.exec_driver_sql(_MOVE_BALANCES, (ids, amounts))
+        returned = cast("list[tuple[uuid.UUID, Decimal, int, str]]", result.all())
+        for customer, balance, version, currency in returned:
+            moved[customer] = (Decimal(balance).quantize(_BALANCE_UNIT), version, currency)
         return moved
     for customer in ids:
         row = (

@@ -16,6 +16,7 @@ Rules (the same :func:`libs.rating.price` sip_core caps calls with):
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +24,7 @@ from typing import Any
 
 from libs.bus.cdr import CallAttempt, CallEnded
 from libs.db.models import BALANCE_SCALE
-from libs.rating import BillingIncrements, Rate, from_milliseconds, price
+from libs.rating import BillingIncrements, Rate, from_milliseconds, price, whole_seconds
 
 __all__ = ["BuyRate", "CardTerms", "RatedCall", "carrier_attempt", "rate_call", "rate_side"]
 
@@ -87,6 +88,29 @@ def rate_side(
     """``(billable seconds, amount)`` of one side of a call; nothing without a rate."""
     if per_minute is None:
         return 0, _ZERO
+    # Any started second is billed: rating depends on the whole seconds only, so the result
+    # is memoised on them (a worker rates thousands of calls a second on a few rates).
+    return _rate_whole_seconds(
+        whole_seconds(seconds) if answered else 0,
+        answered,
+        per_minute,
+        connection_fee,
+        initial,
+        subsequent,
+        card,
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _rate_whole_seconds(
+    seconds: int,
+    answered: bool,
+    per_minute: Decimal,
+    connection_fee: Decimal | None,
+    initial: int | None,
+    subsequent: int | None,
+    card: CardTerms | None,
+) -> tuple[int, Decimal]:
     if card is not None:
         initial = card.default_initial if initial is None else initial
         subsequent = card.default_subsequent if subsequent is None else subsequent
@@ -97,9 +121,7 @@ def rate_side(
         60 if initial is None else initial, 60 if subsequent is None else max(1, subsequent)
     )
     rate = Rate("", "", per_minute, connection_fee or _ZERO, increments)
-    charge = price(
-        seconds if answered else 0, rate, precision=precision, rounding=rounding, answered=answered
-    )
+    charge = price(seconds, rate, precision=precision, rounding=rounding, answered=answered)
     return charge.billable_seconds, charge.total
 
 

@@ -30,7 +30,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import structlog
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -39,6 +38,7 @@ from libs.billing.balances import BalancePublisher
 from libs.billing.cards import CardBook
 from libs.billing.ingest import ingest
 from libs.billing.ledger import balance_configs
+from libs.billing.pull import Puller
 from libs.bus import CDR_STREAM, BusConnector, MessageDecodeError, Msg
 from libs.bus.cdr import CDR_SUBJECT, CallEnded
 from libs.db import Database, utcnow
@@ -49,6 +49,9 @@ _log = structlog.get_logger(__name__)
 
 #: The durable consumer every billing replica shares.
 DURABLE = "billing"
+#: The balance publisher's coalescing window: a customer's balance is written to the live
+#: configuration at most this often per replica (nodes follow well within a second).
+PUBLISH_INTERVAL = 0.2
 #: Deliveries after which a CDR the database keeps refusing is terminated.
 MAX_DELIVERIES = 5
 
@@ -86,7 +89,11 @@ class BillingWorker:
             raise ValueError("batch_size must be between 1 and 5000")
         self.database = database
         self.connector = connector
-        self.publisher = publisher if publisher is not None else BalancePublisher(connector)
+        self.publisher = (
+            publisher
+            if publisher is not None
+            else BalancePublisher(connector, min_interval=PUBLISH_INTERVAL)
+        )
         self.durable = durable
         self.batch_size = batch_size
         self.fetch_wait = fetch_wait
@@ -115,9 +122,8 @@ class BillingWorker:
                 bus = await self.connector.wait_connected()
                 try:
                     await bus.js.add_consumer(CDR_STREAM, self.consumer_config())
-                    subscription = await bus.js.pull_subscribe_bind(
-                        durable=self.durable, stream=CDR_STREAM
-                    )
+                    puller = Puller(bus.nc, CDR_STREAM, self.durable, batch=self.batch_size)
+                    await puller.start()
                 except Exception as exc:
                     _log.warning("billing consumer not bound yet; retrying", error=str(exc))
                     await _sleep_unless(stop, self.retry_delay)
@@ -125,29 +131,27 @@ class BillingWorker:
                 self.ready.set()
                 _log.info("billing worker consuming", stream=CDR_STREAM, durable=self.durable)
                 try:
-                    await self._consume(subscription, stop)
+                    await self._consume(puller, stop)
                 finally:
                     with contextlib.suppress(Exception):
-                        await asyncio.wait_for(subscription.unsubscribe(), 1.0)
+                        await asyncio.wait_for(puller.stop(), 1.0)
         finally:
             await self.publisher.stop()
 
-    async def _consume(self, subscription: object, stop: asyncio.Event) -> None:
-        fetch = subscription.fetch  # type: ignore[attr-defined]
+    async def _consume(self, puller: Puller, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                messages = await fetch(self.batch_size, timeout=self.fetch_wait)
-            except (NatsTimeoutError, TimeoutError):
-                continue
+                messages = await puller.take(self.fetch_wait)
             except Exception as exc:
                 if not self.connector.connected:
                     _log.warning("NATS connection lost; billing waits", error=str(exc))
                     await self.connector.wait_connected()
                     continue
-                _log.warning("fetching CDRs failed", error=str(exc))
+                _log.warning("pulling CDRs failed", error=str(exc))
                 await _sleep_unless(stop, self.retry_delay)
                 return  # re-bind the consumer
-            await self.process(messages)
+            if messages:
+                await self.process(messages)
 
     async def process(self, messages: Sequence[Msg]) -> None:
         """Bill one fetched batch: decode, one transaction, then acknowledge."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, timedelta
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import StatementError
 
 from libs.billing.cards import CardBook
 from libs.billing.ingest import ingest
@@ -118,3 +121,29 @@ async def test_the_buy_rate_comes_from_the_card_revision_in_effect(database: Dat
     assert stored.cost_currency == "EUR"
     assert stored.ended_at.tzinfo is not None
     assert stored.ended_at.utcoffset() == UTC.utcoffset(None)
+
+
+async def test_a_rate_finer_than_the_column_is_refused_not_rounded(database: Database) -> None:
+    # PostgreSQL's NUMERIC would round it silently; the bulk insert checks like the column type.
+    alice = await factories.customer(database, balance=Decimal("10"))
+    call = cdr(customer_id=alice, seconds=60, rate="0.0123456789")
+    with pytest.raises((ValueError, StatementError), match="decimal places"):
+        await _ingest(database, [call])
+    assert await factories.balance(database, alice) == Decimal("10")
+
+
+async def test_the_stored_cdr_keeps_attempts_media_and_times(database: Database) -> None:
+    alice = await factories.customer(database, balance=Decimal("10"))
+    carrier = uuid.uuid4()
+    call = cdr(customer_id=alice, seconds=42.5, carrier_id=carrier, buy_rate="0.01")
+    await _ingest(database, [call])
+    async with database.session() as session:
+        stored = await session.scalar(select(Cdr).where(Cdr.call_id == call.call_id))
+    assert stored is not None
+    assert stored.carrier_id == carrier
+    assert stored.attempts == [a.model_dump(mode="json") for a in call.attempts]
+    assert stored.started_at == call.started_at
+    assert stored.ended_at == call.ended_at
+    assert stored.ended_at.tzinfo is not None
+    assert (stored.duration_ms, stored.billed_seconds) == (42500, 60)
+    assert stored.rerated_at is None

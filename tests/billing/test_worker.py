@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from libs.billing.balances import put_newer
+from libs.billing.pull import Puller
 from libs.billing.worker import DURABLE, BillingWorker
-from libs.bus import CDR_STREAM, Bus, BusConnector, Msg, provision
+from libs.bus import CDR_STREAM, CONFIG_BUCKET, Bus, BusConnector, Msg, provision
 from libs.bus.cdr import CDR_SUBJECT, CallEnded
 from libs.db import Database
 from libs.db.models import Cdr, LedgerEntry
@@ -25,7 +28,7 @@ from libs.liveconfig import ConfigView
 from libs.liveconfig.models import BalanceConfig
 from libs.platform.natsd import NatsServer
 from tests.billing import factories
-from tests.billing.factories import cdr
+from tests.billing.factories import T0, cdr
 
 
 class Crash(BaseException):
@@ -196,3 +199,54 @@ async def test_replicas_share_the_stream_and_charge_each_cdr_once(rig: Rig) -> N
     for customer in customers:
         assert await factories.balance(rig.database, customer) == Decimal("70")
     assert await _counts(rig.database) == (90, 90)
+
+
+async def test_a_balance_write_after_another_writer_falls_back_to_reading(rig: Rig) -> None:
+    kv = await rig.bus.key_value(CONFIG_BUCKET)
+    customer = uuid.uuid4()
+
+    def balance(version: int) -> BalanceConfig:
+        return BalanceConfig(
+            id=customer, version=version, balance=str(version), currency="EUR", day=T0.date()
+        )
+
+    known: dict[str, tuple[int, int]] = {}
+    assert await put_newer(kv, balance(1), known)
+    assert await put_newer(kv, balance(2), known)  # straight update on the known revision
+    assert await put_newer(kv, balance(5))  # another writer (switch_api) got there first
+    assert not await put_newer(kv, balance(3), known)  # stale revision: read, 5 is newer
+    assert await put_newer(kv, balance(6), known)
+    entry = await kv.get(balance(6).key)
+    assert entry.value is not None
+    assert BalanceConfig.from_bytes(entry.value).version == 6
+
+
+async def test_the_puller_hands_out_bursts_in_batches_and_a_lone_cdr_at_once(rig: Rig) -> None:
+    worker = rig.worker()
+    await rig.bus.js.add_consumer(CDR_STREAM, worker.consumer_config())
+    calls = [cdr() for _ in range(25)]
+    for call in calls:
+        await rig.publish(call)
+    puller = Puller(rig.bus.nc, CDR_STREAM, DURABLE, batch=10)
+    await puller.start()
+    try:
+        seen: list[str] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 15
+        while len(seen) < len(calls) and loop.time() < deadline:
+            batch = await puller.take(1.0)
+            assert len(batch) <= 10
+            for message in batch:
+                seen.append(CallEnded.from_bytes(message.data).call_id)
+                await message.ack()
+        assert sorted(seen) == sorted(c.call_id for c in calls)
+        lone = cdr()
+        sent = loop.time()
+        await rig.publish(lone)
+        batch = []
+        while not batch and loop.time() - sent < 10:
+            batch = await puller.take(1.0)
+        assert [CallEnded.from_bytes(m.data).call_id for m in batch] == [lone.call_id]
+        await batch[0].ack()
+    finally:
+        await puller.stop()
