@@ -33,6 +33,7 @@ from libs.db.listing import list_page
 from libs.db.models import Carrier, Customer, Direction, IpAuthEntry
 from libs.errors import Conflict, NotFound
 from libs.liveconfig import ConfigPublisher
+from libs.liveconfig.models import ipauth_password_associated_data
 from libs.liveconfig.snapshot import ipauth_config
 from libs.security import KeyRing
 
@@ -44,7 +45,7 @@ NULLABLE = frozenset({"username", "password", "media_zone_id"})
 
 def password_associated_data(entry_id: uuid.UUID) -> bytes:
     """What an egress password's ciphertext is bound to (sip_core decrypts with the same)."""
-    return f"ipauth-password:{entry_id}".encode()
+    return ipauth_password_associated_data(entry_id)
 
 
 def _distinguishable(a: IpAuthEntry, b: IpAuthEntry) -> bool:

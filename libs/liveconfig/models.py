@@ -58,6 +58,7 @@ __all__ = [
     "SipUserConfig",
     "decode_rate_card",
     "encode_rate_card",
+    "ipauth_password_associated_data",
     "json_line",
     "load_rate_card_blob",
 ]
@@ -162,6 +163,13 @@ class IpAuthConfig(ConfigObject):
     password_ciphertext: str | None = None
     restricted_codecs: list[str] = Field(default_factory=list)
     media_zone: str | None = None
+
+
+def ipauth_password_associated_data(entry_id: uuid.UUID) -> bytes:
+    """What an egress password's ciphertext is bound to (``IpAuthConfig.password_ciphertext``):
+    switch_api encrypts and sip_core decrypts with the same, so a ciphertext copied onto another
+    entry does not decrypt."""
+    return f"ipauth-password:{entry_id}".encode()
 
 
 class SipUserConfig(ConfigObject):

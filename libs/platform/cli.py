@@ -79,10 +79,17 @@ def _child_specs(
     # Workers that live in a service's package rather than a service of their own.
     modules = {"ids": "services.switch_api.ids", "billing": "services.switch_api.billing"}
     extra: dict[str, dict[str, str]] = {
-        # Only the login-bearing APIs get the identity secrets (as files, never values).
+        # Only the login-bearing APIs get the identity secrets (as files, never values);
+        # sip_core gets the encryption keys alone.
         "switch_api": dict(identity_env or {}),
         "customer_api": dict(identity_env or {}),
         "sip_core": {
+            # Only the key ring that decrypts carriers' egress passwords (as a file).
+            **{
+                key: value
+                for key, value in (identity_env or {}).items()
+                if key == "TANDEM_IDENTITY__ENCRYPTION_KEYS_FILE"
+            },
             "TANDEM_SIP__HOST": host,
             "TANDEM_SIP__UDP_PORT": str(ports.sip),
             "TANDEM_SIP__TCP_PORT": str(ports.sip),

@@ -68,6 +68,7 @@ def policy_for(
         node_id=settings.node_id,
         zone=settings.zone,
         digest_algorithms=settings.sip.digest_algorithms,
+        keys=settings.egress_key_ring(),
         on_auth_failure=protection.auth_failed if protection is not None else None,
         on_change=on_change,
     )

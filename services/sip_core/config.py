@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
-from libs.config import HttpSettings, ServiceSettings
+from libs.config import ConfigError, HttpSettings, ServiceSettings
+from libs.security import ConfigurationError, KeyRing
 
 DigestAlgorithm = Literal["SHA-256", "MD5"]
 
@@ -120,10 +121,34 @@ class MediaControlSettings(BaseModel):
     relay_ttl: float = Field(10.0, gt=0)
 
 
+class EgressKeySettings(BaseModel):
+    """The key ring that decrypts carriers' egress passwords (``TANDEM_IDENTITY__…``).
+
+    switch_api encrypts an egress IP authentication entry's password with its identity
+    ``encryption_keys``; sip_core needs the same ring (and nothing else of the identity secrets)
+    to answer a carrier's 401/407. Set ``TANDEM_IDENTITY__ENCRYPTION_KEYS_FILE=/run/secrets/…``
+    (the same variable and file as switch_api's; ``tandem up`` passes its development key).
+    Unset, carriers that challenge our INVITEs cannot be answered (the snapshot lists them).
+    """
+
+    encryption_keys: SecretStr = SecretStr("")
+
+
 class SipCoreSettings(ServiceSettings):
     http: HttpSettings = HttpSettings(port=8004)
+    identity: EgressKeySettings = EgressKeySettings()
     sip: SipSettings = SipSettings()
     registrar: RegistrarSettings = RegistrarSettings()
     media_control: MediaControlSettings = MediaControlSettings()
     #: Durable folder for CDRs waiting for NATS.
     spool_dir: Path = Path("data/spool")
+
+    def egress_key_ring(self) -> KeyRing | None:
+        """The ring of :attr:`identity` (``None`` when unset); :class:`ConfigError` if malformed."""
+        spec = self.identity.encryption_keys.get_secret_value()
+        if not spec.strip():
+            return None
+        try:
+            return KeyRing.from_spec(spec)
+        except ConfigurationError as exc:
+            raise ConfigError(f"identity.encryption_keys: {exc}") from None

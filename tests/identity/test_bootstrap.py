@@ -51,8 +51,12 @@ def test_only_the_login_apis_get_the_secrets_and_only_as_files(tmp_path: Path) -
     by_name = {spec.name: dict(spec.env) for spec in specs}
     for name in ("switch_api", "customer_api"):
         assert by_name[name]["TANDEM_IDENTITY__PEPPERS_FILE"].endswith("secrets/peppers")
-    for name in ("lookup_api", "sip_core", "rtp_relay"):
+    for name in ("lookup_api", "rtp_relay"):
         assert not any(key.startswith("TANDEM_IDENTITY") for key in by_name[name])
+    # sip_core decrypts carriers' egress passwords: the encryption keys only, as a file.
+    sip_identity = {k: v for k, v in by_name["sip_core"].items() if k.startswith("TANDEM_IDENTITY")}
+    assert list(sip_identity) == ["TANDEM_IDENTITY__ENCRYPTION_KEYS_FILE"]
+    assert sip_identity["TANDEM_IDENTITY__ENCRYPTION_KEYS_FILE"].endswith("secrets/encryption_keys")
     values = {path.read_text().strip() for path in ensure_dev_secrets(tmp_path).values()}
     assert not values & {v for spec in specs for v in spec.env.values()}
 

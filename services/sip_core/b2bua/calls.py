@@ -29,6 +29,11 @@ SDP in a response is relayed as it is (a response cannot be refused). A relay's
 ``MediaTimedOut`` ends the call with ``rtp_timeout``; a relay that vanishes ends its calls with
 ``media_unavailable``.
 
+Carrier authentication: a 401/407 to our INVITE from a target with credentials is answered once
+(RFC 3261 §22.2, :mod:`services.sip_core.sip.digest_client`): the INVITE re-sent with CSeq + 1 and
+``Authorization``/``Proxy-Authorization``; a second challenge (unless ``stale``) fails the
+attempt over to the next carrier. A challenge that reaches the caller is answered 503.
+
 Skipped here (later in the sip_core issue): authentication, limits and rewriting (the policy's
 job), the late offer (an INVITE without SDP is not anchored), session timers (RFC 4028),
 sending in-dialog B-leg requests to a Contact other than the gateway, PRACK (RFC 3262).
@@ -76,6 +81,7 @@ from services.sip_core.sip import (
     new_branch,
     new_tag,
 )
+from services.sip_core.sip.digest_client import answer_challenge, credential_headers
 from services.sip_core.sip.sdp import SdpError
 from services.sip_core.stack import SipStack
 
@@ -102,6 +108,9 @@ PDD = Histogram(
 )
 
 CdrSink = Callable[[CallEnded], None]
+
+#: Challenges answered per target: the first, and one more only if it says ``stale=true``.
+_MAX_AUTH_ROUNDS = 2
 
 #: Pings due within this many seconds of a tick go out in that tick: at most a few loop timers
 #: a second for all calls, however many there are.
@@ -131,6 +140,7 @@ class Call:
         "answered_at",
         "attempt",
         "attempts",
+        "b_auths",
         "b_body",
         "b_call_id",
         "b_dialog",
@@ -156,6 +166,8 @@ class Call:
         self.admission: Admission | None = None
         self.b_call_id = secrets.token_hex(16)
         self.b_request: Request | None = None
+        #: Challenges of the current target answered with its credentials (RFC 3261 §22.2).
+        self.b_auths = 0
         #: The body sent to carriers (the caller's SDP rewritten to the relay), if not the A one.
         self.b_body: bytes | None = None
         #: The call's media session on an rtp_relay, when anchored.
@@ -428,6 +440,7 @@ class B2BUA:
             if call.refusal is None:
                 break
             call.attempt += 1
+        call.b_auths = 0
         a = call.a_request
         max_forwards = (a.max_forwards or 70) - 1
         headers = [
@@ -584,6 +597,13 @@ class B2BUA:
             body = self._media_sdp(call, "b", response.body, ctype)
             self._answer_a(call, status, body=body, ctype=ctype)
             return
+        if status in (401, 407) and target.credentials is not None:
+            if self._authenticate_b(call, response):
+                return
+            # Refused with our credentials (or a challenge we cannot answer): the next carrier.
+            self._record_attempt(call, response)
+            self._failed_attempt(call, status, response.reason, failover=True)
+            return
         self._record_attempt(call, response)
         if status < 300:
             self._cancel_timer(call)
@@ -611,6 +631,42 @@ class B2BUA:
             return
         self._failed_attempt(call, status, response.reason)
 
+    def _authenticate_b(self, call: Call, response: Response) -> bool:
+        """Answer the carrier's 401/407 with the target's credentials: the same INVITE again
+        (same Call-ID, From tag, body) with CSeq + 1, a new branch and ``Authorization`` /
+        ``Proxy-Authorization`` (RFC 3261 §22.2; the transaction layer ACKed the challenge).
+
+        Once per target; a second challenge only when it says our nonce was ``stale`` (RFC 7616
+        §3.3: right credentials, new nonce). ``False``: not answered (a failed attempt).
+        """
+        target, request = call.target, call.b_request
+        assert target is not None
+        assert request is not None
+        credentials = target.credentials
+        if credentials is None or call.b_auths >= _MAX_AUTH_ROUNDS or call.phase is Phase.ENDED:
+            return False
+        answer = answer_challenge(response, credentials, method="INVITE", uri=request.uri)
+        if answer is None or (call.b_auths and not answer.stale):
+            return False
+        retry = request.copy()
+        headers = retry.headers
+        for name in credential_headers():
+            headers.remove(name)
+        headers.set("Via", self._via(target.peer.transport))
+        headers.set("CSeq", f"{request.cseq.number + 1} INVITE")
+        for name, value in answer.headers:
+            headers.add(name, value)
+        call.b_auths += 1
+        call.b_request = retry
+        call.first_reply_at = None
+        txn = self.stack.layer.send_request(retry, target.peer, self._now())
+        assert isinstance(txn, ClientInviteTransaction)
+        txn.context = call
+        call.b_txn = txn
+        self._set_timer(call, target.first_reply_timeout, self._no_reply)
+        self.stack.pump()
+        return True
+
     def _ack_b(self, call: Call, dialog: Dialog, response: Response) -> None:
         assert call.b_request is not None
         assert call.target is not None
@@ -618,14 +674,20 @@ class B2BUA:
         self.stack.layer.send_ack(ack, call.target.peer, call.b_txn)
         self.stack.pump()
 
-    def _failed_attempt(self, call: Call, status: int | None, reason: str) -> None:
+    def _failed_attempt(
+        self, call: Call, status: int | None, reason: str, *, failover: bool = False
+    ) -> None:
         target = call.target
         assert target is not None
         self._cancel_timer(call)
-        failover = status is None or status in target.failover_codes
+        failover = failover or status is None or status in target.failover_codes
         if failover and self._next_attempt(call):
             return
         final = status if status is not None else 408
+        if final in (401, 407):
+            # The carrier challenged us, not the caller: relaying it (without the challenge,
+            # which is ours to answer) would be malformed and ask the caller for credentials.
+            final = 503
         release = ReleaseReason.TIMEOUT if status is None else ReleaseReason.REJECTED
         self._answer_a(call, final if final >= 300 else 500)
         self._finish(call, release, ReleasedBy.CALLEE if status else ReleasedBy.SWITCH, final)

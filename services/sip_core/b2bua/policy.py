@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 
 from libs.bus.cdr import ReleaseReason
 from services.sip_core.sip import Peer, Request
+from services.sip_core.sip.digest_client import DigestCredentials
 
 __all__ = [
     "Admission",
@@ -52,6 +53,9 @@ class Target:
     buy_card_id: uuid.UUID | None = None
     buy_prefix: str | None = None
     buy_rate: Decimal | None = None
+    #: What answers the carrier's 401/407 to our INVITE (its egress entry's username and
+    #: decrypted password); ``None``: a challenge is a failed attempt like any final failure.
+    credentials: DigestCredentials | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,9 @@ For each new INVITE, in the order of issue 5 ("Call processing"):
 
 Configuration changes rebuild a :class:`PolicySnapshot` in a worker thread (rate cards parsed
 there, cached by digest) and swap it in; balance changes are read live and rebuild nothing.
-Carrier egress credentials (answering a carrier's 401/407 on the B leg) are not implemented.
+A carrier that challenges our INVITE (401/407) is answered with its egress entry's username and
+password (decrypted into the snapshot with ``keys``, the identity encryption key ring), carried
+on the :class:`Target`; the B2BUA re-sends the INVITE with the credentials.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ from libs.routing import (
     Transport,
     apply_rewrites,
 )
+from libs.security import KeyRing
 from services.sip_core.b2bua.policy import Admission, MediaPlan, Rating, Refusal, Target
 from services.sip_core.policy.digest import (
     DEFAULT_ALGORITHMS,
@@ -160,8 +163,11 @@ class LivePolicy:
         digest_algorithms: Sequence[str] = DEFAULT_ALGORITHMS,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        keys: KeyRing | None = None,
     ) -> None:
         self.node_id = node_id
+        #: Decrypts carriers' egress passwords into each snapshot (kept out of any repr).
+        self._keys = keys
         self.zone = zone
         self.clock = clock
         self.wall_clock = wall_clock
@@ -285,7 +291,7 @@ class LivePolicy:
             gc.disable()
             try:
                 snapshot = await asyncio.to_thread(
-                    build_snapshot, objects, self._cards, built_at=time.time()
+                    build_snapshot, objects, self._cards, built_at=time.time(), keys=self._keys
                 )
             except Exception:
                 _log.exception("call policy snapshot failed to build; keeping the last one")
@@ -477,6 +483,7 @@ class LivePolicy:
                 buy_card_id=_uuid(carrier.rate_card_id),
                 buy_prefix=buy.prefix,
                 buy_rate=buy.per_minute,
+                credentials=snapshot.egress_credentials.get(gateway.id),
             )
             targets.append(target)
             levels = []

@@ -37,6 +37,7 @@ from libs.liveconfig.models import (
     SettingsConfig,
     SipUserConfig,
     decode_rate_card,
+    ipauth_password_associated_data,
 )
 from libs.routing import (
     Carrier,
@@ -55,10 +56,12 @@ from libs.routing import (
     parse_rewrite_rule,
     parse_route,
 )
-from libs.security.errors import InvalidNetwork
+from libs.security import KeyRing
+from libs.security.errors import DecryptionFailed, InvalidNetwork, UnknownKeyId
 from libs.security.netacl import AddressAcl
 from services.sip_core.policy.cidr import CidrIndex, network_or_none
 from services.sip_core.policy.identify import IpAuthIndex
+from services.sip_core.sip.digest_client import DigestCredentials
 
 __all__ = ["PolicySnapshot", "RateCardCache", "RawRateCard", "build_snapshot", "raw_rate_card"]
 
@@ -121,6 +124,9 @@ class PolicySnapshot:
     cli_patterns: Mapping[str, tuple[DialPattern, ...]]
     firewall: CidrIndex[FirewallConfig]
     settings: SettingsConfig
+    #: Egress entry id → the credentials answering its carrier's 401/407 (password decrypted,
+    #: in memory only; ``DigestCredentials`` never shows it in a repr).
+    egress_credentials: Mapping[str, DigestCredentials] = field(default_factory=dict, repr=False)
     problems: tuple[str, ...] = ()
     built_at: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
@@ -165,10 +171,44 @@ def _acl(entries: list[str], what: str, problems: list[str]) -> AddressAcl:
         return AddressAcl.parse(["0.0.0.0/32"])
 
 
+def _egress_credentials(
+    entries: list[IpAuthConfig], keys: KeyRing | None, problems: list[str]
+) -> dict[str, DigestCredentials]:
+    """Decrypt the egress entries' passwords; one that does not decrypt is a listed problem
+    (never its value) and its carrier is tried without credentials."""
+    found: dict[str, DigestCredentials] = {}
+    for entry in entries:
+        if entry.direction != "egress" or not entry.username or entry.password_ciphertext is None:
+            continue
+        if keys is None:
+            problems.append(
+                f"ipauth.{entry.id}: egress password set but no key ring to decrypt it "
+                "(TANDEM_IDENTITY__ENCRYPTION_KEYS_FILE)"
+            )
+            continue
+        try:
+            password = keys.decrypt(
+                entry.password_ciphertext, ipauth_password_associated_data(entry.id)
+            ).decode("utf-8")
+        except (DecryptionFailed, UnknownKeyId, UnicodeDecodeError) as exc:
+            reason = "unknown key id" if isinstance(exc, UnknownKeyId) else "does not decrypt"
+            problems.append(f"ipauth.{entry.id}: egress password {reason}")
+            continue
+        found[str(entry.id)] = DigestCredentials(entry.username, password)
+    return found
+
+
 def build_snapshot(
-    objects: Mapping[str, Mapping[uuid.UUID, Any]], cards: RateCardCache, *, built_at: float = 0.0
+    objects: Mapping[str, Mapping[uuid.UUID, Any]],
+    cards: RateCardCache,
+    *,
+    built_at: float = 0.0,
+    keys: KeyRing | None = None,
 ) -> PolicySnapshot:
-    """A snapshot of ``objects`` (kind → id → config object, as a ``ConfigView`` holds them)."""
+    """A snapshot of ``objects`` (kind → id → config object, as a ``ConfigView`` holds them).
+
+    ``keys`` decrypts carriers' egress passwords (switch_api's identity encryption keys).
+    """
     problems: list[str] = []
 
     carriers: list[Carrier] = []
@@ -210,6 +250,7 @@ def build_snapshot(
     problems.extend(table.problems)
 
     ipauths = [obj for obj in objects.get("ipauth", {}).values() if isinstance(obj, IpAuthConfig)]
+    egress_credentials = _egress_credentials(ipauths, keys, problems)
 
     users: dict[tuple[str, str], SipUserConfig] = {}
     user_acls: dict[uuid.UUID, AddressAcl] = {}
@@ -282,6 +323,7 @@ def build_snapshot(
         cli_patterns={k: tuple(v) for k, v in cli_patterns.items()},
         firewall=CidrIndex(firewall_rules),
         settings=settings,
+        egress_credentials=egress_credentials,
         problems=tuple(problems),
         built_at=built_at,
     )
