@@ -8,12 +8,9 @@ an ``error`` — so a caller never waits for a time-out because of its own mista
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-
 import structlog
 
-from libs.bus import BusConnector, MessageDecodeError, Msg, Subscription
+from libs.bus import BusConnector, MessageDecodeError, Msg
 from libs.bus.lookup import (
     LOOKUP_QUEUE,
     LOOKUP_SUBJECTS,
@@ -22,6 +19,7 @@ from libs.bus.lookup import (
     LookupFailure,
     LookupItem,
 )
+from libs.bus.subscriber import QueueSubscriber
 from libs.errors import TandemError
 from services.lookup_api import service
 from services.lookup_api.state import LookupState
@@ -36,42 +34,17 @@ class LookupResponder:
         self._connector = connector
         self._state = state
         self._node_id = node_id
-        self._task: asyncio.Task[None] | None = None
-        self._subscription: Subscription | None = None
+        self._subscriber = QueueSubscriber(
+            connector, LOOKUP_SUBJECTS, self._on_request, queue=LOOKUP_QUEUE, name="lookup-nats"
+        )
         #: Set while subscribed (tests wait on it).
-        self.ready = asyncio.Event()
+        self.ready = self._subscriber.ready
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="lookup-nats")
+        self._subscriber.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(subscription.unsubscribe(), 1.0)
-
-    async def _run(self) -> None:
-        while True:
-            bus = await self._connector.wait_connected()
-            try:
-                self._subscription = await bus.subscribe(
-                    LOOKUP_SUBJECTS, self._on_request, queue=LOOKUP_QUEUE
-                )
-                self.ready.set()
-                while bus.is_connected:  # noqa: ASYNC110 - nats-py resubscribes on reconnect
-                    await asyncio.sleep(1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                _log.warning("lookup responder interrupted", error=str(exc))
-            self.ready.clear()
-            await asyncio.sleep(1.0)
+        await self._subscriber.stop()
 
     async def _on_request(self, msg: Msg) -> None:
         if not msg.reply:

@@ -8,8 +8,6 @@ themselves), and a lost report undercounts by at most one report interval of one
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -17,8 +15,9 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import structlog
 from fastapi import FastAPI
 
-from libs.bus import BusConnector, Msg, Subscription
+from libs.bus import BusConnector, Msg
 from libs.bus.lookup import USAGE_SUBJECT, LookupUsageReported
+from libs.bus.subscriber import QueueSubscriber
 from libs.db import Database, UnitOfWork
 from services.switch_api.lookup.repository import UsageRepository
 from services.switch_api.lookup.service import LOOKUP_KEY, DatasetPublisher, ImportTracker
@@ -36,44 +35,19 @@ class UsageRecorder:
     def __init__(self, database: Database, connector: BusConnector) -> None:
         self._database = database
         self._connector = connector
-        self._task: asyncio.Task[None] | None = None
-        self._subscription: Subscription | None = None
+        self._subscriber = QueueSubscriber(
+            connector, USAGE_SUBJECT, self._on_report, queue=USAGE_QUEUE, name="lookup-usage"
+        )
         #: Set while subscribed (tests wait on it).
-        self.ready = asyncio.Event()
+        self.ready = self._subscriber.ready
         #: Reports stored so far (tests wait on it).
         self.recorded = 0
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="lookup-usage")
+        self._subscriber.start()
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        subscription, self._subscription = self._subscription, None
-        if subscription is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(subscription.unsubscribe(), 1.0)
-
-    async def _run(self) -> None:
-        while True:
-            bus = await self._connector.wait_connected()
-            try:
-                self._subscription = await bus.subscribe(
-                    USAGE_SUBJECT, self._on_report, queue=USAGE_QUEUE
-                )
-                self.ready.set()
-                while bus.is_connected:  # noqa: ASYNC110 - nats-py resubscribes on reconnect
-                    await asyncio.sleep(1.0)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                _log.warning("usage recorder interrupted", error=str(exc))
-            self.ready.clear()
-            await asyncio.sleep(1.0)
+        await self._subscriber.stop()
 
     async def _on_report(self, msg: Msg) -> None:
         await self.record(LookupUsageReported.from_bytes(msg.data))
