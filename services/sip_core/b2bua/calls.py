@@ -42,7 +42,6 @@ sending in-dialog B-leg requests to a Contact other than the gateway, PRACK (RFC
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
 import weakref
 from collections import deque
@@ -80,6 +79,7 @@ from services.sip_core.sip import (
     make_response,
     new_branch,
     new_tag,
+    random_hex,
 )
 from services.sip_core.sip.digest_client import answer_challenge, credential_headers
 from services.sip_core.sip.sdp import SdpError
@@ -115,6 +115,8 @@ _MAX_AUTH_ROUNDS = 2
 #: Pings due within this many seconds of a tick go out in that tick: at most a few loop timers
 #: a second for all calls, however many there are.
 PING_GRANULARITY = 0.25
+#: A call timer that fires this early (the loop's clock resolution) counts as due.
+TIMER_SLACK = 0.001
 PINGS = Counter("tandem_sip_pings_total", "In-dialog OPTIONS pings by result", ["result"])
 _PING_SENT = PINGS.labels("sent")
 _PING_ALIVE = PINGS.labels("alive")
@@ -154,17 +156,20 @@ class Call:
         "started_at",
         "target",
         "timer",
+        "timer_at",
+        "timer_due",
+        "timer_fire",
     )
 
     def __init__(self, request: Request, txn: ServerInviteTransaction, peer: Peer) -> None:
-        self.id = uuid.uuid4().hex
+        self.id = random_hex(16)  # 128 random bits, as uuid4().hex (122) but cheaper
         self.a_request = request
         self._a_txn = weakref.ref(txn)
         self.a_peer = peer
         self.a_tag = new_tag()
         self.a_dialog: Dialog | None = None
         self.admission: Admission | None = None
-        self.b_call_id = secrets.token_hex(16)
+        self.b_call_id = random_hex(16)
         self.b_request: Request | None = None
         #: Challenges of the current target answered with its credentials (RFC 3261 §22.2).
         self.b_auths = 0
@@ -184,7 +189,12 @@ class Call:
         self.b_started = 0.0
         self.first_reply_at: float | None = None
         self.answered_at: datetime | None = None
+        #: The call's one loop timer (see :meth:`B2BUA._set_timer`): armed for ``timer_at``; what
+        #: is due is ``timer_fire`` at ``timer_due`` (``None``: nothing).
         self.timer: asyncio.TimerHandle | None = None
+        self.timer_at = 0.0
+        self.timer_due = 0.0
+        self.timer_fire: Callable[[Call], None] | None = None
 
     # A transaction points at its call (``context``) for as long as it lives, up to 64·T1
     # after the call ended; the call points back weakly, so no reference cycle leaves a finished
@@ -719,11 +729,34 @@ class B2BUA:
     # -- timers ------------------------------------------------------------------------------
 
     def _set_timer(self, call: Call, delay: float, fire: Callable[[Call], None]) -> None:
-        self._cancel_timer(call)
-        call.timer = self.stack.loop.call_later(delay, self._guarded, fire, call)
+        """Run ``fire(call)`` in ``delay`` seconds, instead of whatever the call had due.
 
-    def _guarded(self, fire: Callable[[Call], None], call: Call) -> None:
+        A call's deadlines mostly move later (no reply → ring timeout → max duration), so the
+        loop timer already armed is kept when it fires no later than the new deadline: it
+        re-arms itself then for what remains (:meth:`_on_call_timer`). One or two loop timers a
+        call instead of one per deadline (each a libuv handle created and closed)."""
+        due = self._now() + delay
+        call.timer_due = due
+        call.timer_fire = fire
+        handle = call.timer
+        if handle is not None:
+            if call.timer_at <= due:
+                return
+            handle.cancel()
+        call.timer_at = due
+        call.timer = self.stack.loop.call_at(due, self._on_call_timer, call)
+
+    def _on_call_timer(self, call: Call) -> None:
         call.timer = None
+        fire = call.timer_fire
+        if fire is None:
+            return  # cancelled since it was armed
+        due = call.timer_due
+        if due > self._now() + TIMER_SLACK:  # moved later since it was armed
+            call.timer_at = due
+            call.timer = self.stack.loop.call_at(due, self._on_call_timer, call)
+            return
+        call.timer_fire = None
         try:
             fire(call)
         except Exception:
@@ -731,6 +764,14 @@ class B2BUA:
 
     @staticmethod
     def _cancel_timer(call: Call) -> None:
+        """Nothing due any more. The loop timer stays armed (a later :meth:`_set_timer` may
+        reuse it; if not, it fires for nothing): :meth:`_drop_timer` when the call ends."""
+        call.timer_fire = None
+
+    @staticmethod
+    def _drop_timer(call: Call) -> None:
+        """Cancel the loop timer too: an ended call is not kept alive by it."""
+        call.timer_fire = None
         if call.timer is not None:
             call.timer.cancel()
             call.timer = None
@@ -898,7 +939,7 @@ class B2BUA:
             return
         answered = call.phase is Phase.ANSWERED
         call.phase = Phase.ENDED
-        self._cancel_timer(call)
+        self._drop_timer(call)
         for dialog in (call.a_dialog, call.b_dialog):
             if dialog is not None:
                 self.dialogs.remove(dialog)

@@ -94,6 +94,7 @@ from services.sip_core.sip.transaction import (
     TransportFailed,
     new_branch,
     new_tag,
+    random_hex,
 )
 from services.sip_core.sip.uri import URI, AbsoluteURI, SipURI, TelURI, parse_uri
 
@@ -170,6 +171,7 @@ __all__ = [
     "parse_via",
     "parse_via_list",
     "quote",
+    "random_hex",
     "reason_phrase",
     "split_list",
     "unquote",
