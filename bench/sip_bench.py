@@ -276,6 +276,9 @@ class SipCore:
             ),
             # Signalling only, as peerbench measured the other B2BUAs: no media anchoring.
             "TANDEM_SIP__STATIC_MEDIA": "direct",
+            # sipp's built-in UAC/UAS do not answer in-dialog OPTIONS: our pings (every 30 s)
+            # would make it abort the long calls of --concurrent. Peerbench's peers sent none.
+            "TANDEM_SIP__PING_INTERVAL": "0",
             "TANDEM_SIP__EVENT_LOOP": loop,
             "TANDEM_SPOOL_DIR": str(bench.workdir / f"spool-{loop}"),
         }
