@@ -25,6 +25,7 @@ from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from prometheus_client import Counter
 
 from libs.bus import CONFIG_BUCKET, BusConnector, KeyValue
+from libs.bus.tasks import cancel_and_wait
 from libs.liveconfig import ConfigDecodeError
 from libs.liveconfig.models import BalanceConfig
 
@@ -148,9 +149,7 @@ class BalancePublisher:
                 await self.idle(timeout=5.0)
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         assert self._connector is not None

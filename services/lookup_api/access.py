@@ -36,6 +36,7 @@ import structlog
 
 from libs.bus import Bus, BusConnector, Msg
 from libs.bus.lookup import USAGE_SUBJECT, KeyUsage, LookupUsageReported
+from libs.bus.tasks import cancel_and_wait
 from libs.errors import PermissionDenied, RateLimited, Unauthenticated
 from libs.identity import API_KEY_PREFIX
 from libs.liveconfig.models import LookupKeyConfig
@@ -253,9 +254,7 @@ class Gate:
     async def stop(self, connector: BusConnector | None = None) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if connector is not None and connector.connected:
             await self._publish(connector.bus)  # the last counts, before the node goes
 

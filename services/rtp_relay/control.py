@@ -41,6 +41,7 @@ from libs.bus.media import (
     media_timeout_subject,
     relay_subject,
 )
+from libs.bus.tasks import cancel_and_wait
 from libs.node import Node
 from services.rtp_relay.config import RtpRelaySettings
 from services.rtp_relay.core import Leg, MediaSession, PeerAddress, Refusal, Refused
@@ -154,9 +155,7 @@ class RelayControl:
         """Stop answering, stop the sweep, close every media socket."""
         sweeper, self._sweeper = self._sweeper, None
         if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            await cancel_and_wait(sweeper)
         subscription, self._subscription = self._subscription, None
         if subscription is not None:
             with contextlib.suppress(Exception):
@@ -175,9 +174,7 @@ class RelayControl:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
             await self.stop()
 
     # -- requests ------------------------------------------------------------------------------

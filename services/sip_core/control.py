@@ -26,6 +26,7 @@ from libs.bus.calls import (
     calls_subject,
 )
 from libs.bus.cdr import ReleaseReason
+from libs.bus.tasks import cancel_and_wait
 from libs.node import Node
 from services.sip_core.b2bua.calls import B2BUA, Call, Phase
 
@@ -148,7 +149,5 @@ class CallControl:
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
             await self.stop()

@@ -24,6 +24,7 @@ from sqlalchemy import and_, select
 
 from libs.billing.balances import BalancePublisher
 from libs.bus import BusConnector, BusError
+from libs.bus.tasks import cancel_and_wait
 from libs.db import Database, UnitOfWork, utcnow
 from libs.db.models import FirewallRule, RateCardRevision
 from libs.liveconfig import ConfigObject, ConfigPublisher
@@ -69,9 +70,7 @@ class RateCardCompiler:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:
@@ -141,9 +140,7 @@ class ConfigScheduler:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         last = self._clock()
@@ -273,9 +270,7 @@ class LiveConfig:
     async def stop(self) -> None:
         task, self._reconciler = self._reconciler, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         await self.scheduler.stop()
         await self.compiler.stop()
         await self.balances.stop()

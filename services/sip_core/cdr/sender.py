@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 import structlog
 from prometheus_client import Counter
 
 from libs.bus import BusConnector, BusError
 from libs.bus.cdr import CDR_SUBJECT, CallEnded
+from libs.bus.tasks import cancel_and_wait
 from services.sip_core.cdr.spool import CdrSpool
 
 __all__ = ["CdrSender"]
@@ -83,9 +83,7 @@ class CdrSender:
     async def stop(self) -> None:
         """Stop draining (what remains stays spooled for the next start)."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:

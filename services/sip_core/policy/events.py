@@ -11,7 +11,6 @@ detection worker gets the recent ones, which are the ones that matter to it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import deque
 
 import structlog
@@ -19,6 +18,7 @@ from prometheus_client import Counter
 
 from libs.bus import BusConnector
 from libs.bus.security import SIP_AUTH_FAILED_SUBJECT, SipAuthFailed
+from libs.bus.tasks import cancel_and_wait
 
 __all__ = ["SecurityEvents"]
 
@@ -64,9 +64,7 @@ class SecurityEvents:
         deadline = asyncio.get_running_loop().time() + flush_within
         while self._queue and not task.done() and asyncio.get_running_loop().time() < deadline:
             await asyncio.wait({task}, timeout=0.05)  # the publisher drains meanwhile
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         assert self._connector is not None

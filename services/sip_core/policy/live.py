@@ -40,7 +40,6 @@ on the :class:`Target`; the B2BUA re-sends the INVITE with the credentials.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import time
 import uuid
@@ -56,6 +55,7 @@ from prometheus_client import Gauge, Histogram
 from libs.bus import BusConnector
 from libs.bus.cdr import ReleaseReason
 from libs.bus.security import SipAuthFailed, SipAuthFailure
+from libs.bus.tasks import cancel_and_wait
 from libs.liveconfig import Change, ConfigView
 from libs.liveconfig.models import CONFIG_KINDS, BalanceConfig, CustomerConfig, SipUserConfig
 from libs.routing import (
@@ -225,9 +225,7 @@ class LivePolicy:
     async def stop(self) -> None:
         for task in (self._started, self._rebuilding):
             if task is not None and not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
         if self.view is not None:
             await self.view.stop()
         if self._events is not None:

@@ -17,6 +17,7 @@ from prometheus_client import Counter
 
 from libs.bus import BusConnector
 from libs.bus.messages import BusMessage
+from libs.bus.tasks import cancel_and_wait
 
 __all__ = ["SecurityReporter"]
 
@@ -61,9 +62,7 @@ class SecurityReporter:
                 await asyncio.wait_for(self._drained.wait(), flush_within)
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

@@ -29,6 +29,7 @@ from libs.bus.registrations import (
     SendSipMessage,
     SipMessageSent,
 )
+from libs.bus.tasks import cancel_and_wait
 from services.sip_core.b2bua.hooks import Outgoing
 from services.sip_core.registrar.bindings import BindingTable
 from services.sip_core.sip import (
@@ -178,9 +179,7 @@ class Messenger:
     async def stop(self) -> None:
         task, self._task = self._task, None
         if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         if self._subscription is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._subscription.unsubscribe(), 1.0)

@@ -9,11 +9,11 @@ its HTTP port (8007 by default) and announces itself in the presence bucket like
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from libs.billing.worker import BillingWorker
+from libs.bus.tasks import cancel_and_wait
 from libs.db import Database
 from libs.node import Node
 from libs.telemetry import configure_logging
@@ -50,9 +50,7 @@ def node(settings: BillingWorkerSettings) -> Node:
             try:
                 await asyncio.wait_for(task, 15.0)
             except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+                await cancel_and_wait(task)
             await database.dispose()
 
     return Node(
