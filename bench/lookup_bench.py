@@ -308,17 +308,24 @@ def http_server_part(server: str, args: argparse.Namespace) -> dict[str, Any]:
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="lookup-bench-"))
     key_file = workdir / "key"
+    # The server's own log (tandem-fastapi's access log is a line per request) goes to a file,
+    # not into the figures; it is printed if the server fails to start.
+    server_log = (workdir / "server.log").open("wb")
     process = subprocess.Popen(
         server_command(server, port),
         cwd=REPO,
         env={**os.environ, KEY_FILE_ENV: str(key_file)},
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 120
         while not key_file.exists() or not key_file.read_text():
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"lookup_api on {server} did not start")
+                server_log.flush()
+                tail = (workdir / "server.log").read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"lookup_api on {server} did not start:\n{tail}")
             time.sleep(0.1)
         time.sleep(1.5)
         key = {"X-API-Key": key_file.read_text()}
@@ -368,6 +375,7 @@ def http_server_part(server: str, args: argparse.Namespace) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        server_log.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
