@@ -160,6 +160,7 @@ class LoginAttempted(BusMessage):
 # Message modules built on BusMessage above; each declares the messages it adds.
 from libs.bus.calls import CALLS_MESSAGES  # noqa: E402
 from libs.bus.cdr import CDR_MESSAGES  # noqa: E402
+from libs.bus.limits import LIMITS_MESSAGES  # noqa: E402
 from libs.bus.lookup import LOOKUP_MESSAGES  # noqa: E402
 from libs.bus.media import MEDIA_MESSAGES  # noqa: E402
 from libs.bus.registrations import REGISTRATION_MESSAGES  # noqa: E402
@@ -170,6 +171,7 @@ ALL_MESSAGES: tuple[type[BusMessage], ...] = (
     LoginAttempted,
     *CDR_MESSAGES,
     *CALLS_MESSAGES,
+    *LIMITS_MESSAGES,
     *MEDIA_MESSAGES,
     *REGISTRATION_MESSAGES,
     *SECURITY_MESSAGES,

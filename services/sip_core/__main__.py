@@ -69,6 +69,7 @@ def policy_for(
         zone=settings.zone,
         digest_algorithms=settings.sip.digest_algorithms,
         keys=settings.egress_key_ring(),
+        limits_interval=settings.sip.limits_share_interval,
         on_auth_failure=protection.auth_failed if protection is not None else None,
         on_change=on_change,
     )

@@ -74,6 +74,10 @@ class SipSettings(BaseModel):
     #: The node's event loop (``TANDEM_SIP__EVENT_LOOP``). uvloop takes less CPU per call
     #: (``bench/sip_bench.py --loops uvloop,asyncio`` measures both).
     event_loop: Literal["uvloop", "asyncio"] = "uvloop"
+    #: Seconds between this node's reports of its channel and CPS figures to the other
+    #: sip_core nodes, so limits hold for the platform (``libs.bus.limits``); 0: each node
+    #: enforces every limit on its own (a platform of N nodes admits up to N times a limit).
+    limits_share_interval: float = Field(0.25, ge=0, le=10)
     #: Digest challenges offered, in order (RFC 8760: preferred first). Devices that read only
     #: the first challenge and know only MD5 need ``["MD5", "SHA-256"]`` or ``["MD5"]``.
     digest_algorithms: tuple[DigestAlgorithm, ...] = Field(("SHA-256", "MD5"), min_length=1)

@@ -7,6 +7,7 @@ cidr        ``CidrIndex``: longest-prefix match of IPv4/IPv6 addresses over netw
 identify    ``IpAuthIndex``: who a source address is (tech prefix / CLI authentication)
 digest      ``NonceService`` and ``DigestAuthenticator``: RFC 7616/8760 digest, no replays
 limits      ``Limiter``: channels and CPS (token buckets) per key, released exactly once
+shared      ``SharedLimits``: every node's limit figures over NATS, so limits hold platform-wide
 snapshot    ``PolicySnapshot``: every index built from one configuration state
 live        ``LivePolicy``: the :class:`~services.sip_core.b2bua.policy.CallPolicy` fed by a
             :class:`~libs.liveconfig.ConfigView`, rebuilding its snapshot on change

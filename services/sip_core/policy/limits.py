@@ -11,14 +11,20 @@ one): a steady ``limit`` calls per second pass, and a burst of ``limit`` after a
 (RFC-less but what Kamailio's ``pike``/``ratelimit`` and carriers' CPS clauses mean).
 
 Limits are the current configuration's (a key's limit read at each acquire); counters live as
-long as the node, across configuration changes. They are per node: a cluster of N nodes admits
-up to N times the limit unless the operator divides limits by the nodes sharing the traffic (see the
-package docs for the cluster-wide design).
+long as the node, across configuration changes.
+
+Limits hold for the platform, not per node: :class:`~services.sip_core.policy.shared.SharedLimits`
+exchanges every node's figures over NATS (:mod:`libs.bus.limits`) and hands the other nodes'
+sums to :meth:`Limiter.set_remote`. A channel limit then counts the calls of every node; a CPS
+limit gives this node what the others leave of it, and never less than an equal share among the
+nodes admitting calls for the key (so two nodes that both want the whole rate converge on half
+each instead of taking turns). Sharing is eventually consistent: the platform may overshoot by
+what the other nodes admitted within one exchange interval (``libs.bus.limits`` explains why).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -105,34 +111,106 @@ class Lease:
 
 
 class Limiter:
-    """Channel counters and CPS buckets per key; ``now`` is passed in (a monotonic clock)."""
+    """Channel counters and CPS buckets per key; ``now`` is passed in (a monotonic clock).
+
+    Sans-I/O: the other nodes' figures come in through :meth:`set_remote`, this node's go out
+    through :meth:`usage`.
+    """
 
     def __init__(self) -> None:
         self._channels: dict[str, int] = {}
         self._buckets: dict[str, TokenBucket] = {}
+        #: The other nodes' calls in progress per key (summed over the nodes).
+        self._remote_channels: Mapping[str, int] = {}
+        #: The other nodes' admissions per key: (calls per second summed, nodes admitting).
+        self._remote_cps: Mapping[str, tuple[float, int]] = {}
+        #: Keys acquired with a channel limit (what :meth:`usage` reports).
+        self._limited: set[str] = set()
+        #: Calls admitted per CPS-limited key since the last :meth:`usage`.
+        self._admitted: dict[str, int] = {}
+        self._usage_at: float | None = None
 
     def in_use(self, key: str) -> int:
+        """Calls this node holds against ``key``."""
         return self._channels.get(key, 0)
+
+    def in_use_everywhere(self, key: str) -> int:
+        """Calls every node holds against ``key``, as far as this node knows."""
+        return self._channels.get(key, 0) + self._remote_channels.get(key, 0)
+
+    def cps_allowance(self, key: str, limit: int) -> float:
+        """This node's share of a CPS ``limit``: what the other nodes leave, at least an equal
+        share among the nodes admitting calls for ``key``."""
+        remote = self._remote_cps.get(key)
+        if remote is None:
+            return float(limit)
+        rate, nodes = remote
+        return max(limit / (nodes + 1), limit - rate)
 
     def acquire(self, levels: Sequence[LimitKey], now: float) -> Lease | LimitExceeded:
         channels = self._channels
         buckets = self._buckets
+        remote_channels = self._remote_channels
+        remote_cps = self._remote_cps
         for level in levels:
-            if level.channels and channels.get(level.key, 0) >= level.channels:
-                return LimitExceeded(level.key, LimitKind.CHANNELS)
+            key = level.key
+            if level.channels and (
+                channels.get(key, 0) + remote_channels.get(key, 0) >= level.channels
+            ):
+                return LimitExceeded(key, LimitKind.CHANNELS)
             if level.cps:
-                bucket = buckets.get(level.key)
+                rate = (
+                    float(level.cps)
+                    if key not in remote_cps
+                    else self.cps_allowance(key, level.cps)
+                )
+                bucket = buckets.get(key)
                 if bucket is None:
-                    bucket = buckets[level.key] = TokenBucket(level.cps, now)
-                elif bucket.rate != level.cps:
-                    bucket.reconfigure(level.cps)
+                    bucket = buckets[key] = TokenBucket(rate, now)
+                elif bucket.rate != rate:
+                    bucket.reconfigure(rate)
                 if not bucket.available(now):
-                    return LimitExceeded(level.key, LimitKind.CPS)
+                    return LimitExceeded(key, LimitKind.CPS)
+        admitted = self._admitted
         for level in levels:
+            key = level.key
             if level.cps:
-                buckets[level.key].take(now)
-            channels[level.key] = channels.get(level.key, 0) + 1
+                buckets[key].take(now)
+                admitted[key] = admitted.get(key, 0) + 1
+            if level.channels:
+                self._limited.add(key)
+            channels[key] = channels.get(key, 0) + 1
         return Lease(tuple(level.key for level in levels), self._give_back)
+
+    # -- sharing with the other nodes ----------------------------------------------------------
+
+    def usage(self, now: float, max_keys: int) -> tuple[dict[str, int], dict[str, float]]:
+        """What this node holds against its limited keys: channels in use, and calls admitted
+        per second since the previous call (the first call reports no rate). At most
+        ``max_keys`` of each, the busiest first."""
+        channels: dict[str, int] = {}
+        for key in list(self._limited):
+            count = self._channels.get(key, 0)
+            if count:
+                channels[key] = count
+            else:
+                self._limited.discard(key)  # acquired again with a limit, it comes back
+        cps: dict[str, float] = {}
+        since, self._usage_at = self._usage_at, now
+        if since is not None and now > since:
+            elapsed = now - since
+            cps = {key: count / elapsed for key, count in self._admitted.items()}
+        self._admitted.clear()
+        if len(channels) > max_keys:
+            channels = dict(sorted(channels.items(), key=lambda kv: -kv[1])[:max_keys])
+        if len(cps) > max_keys:
+            cps = dict(sorted(cps.items(), key=lambda kv: -kv[1])[:max_keys])
+        return channels, cps
+
+    def set_remote(self, channels: Mapping[str, int], cps: Mapping[str, tuple[float, int]]) -> None:
+        """The other nodes' figures (sums over the nodes; replaced whole at each update)."""
+        self._remote_channels = channels
+        self._remote_cps = cps
 
     def _give_back(self, keys: tuple[str, ...]) -> None:
         channels = self._channels

@@ -77,6 +77,7 @@ from services.sip_core.policy.digest import (
 from services.sip_core.policy.events import SecurityEvents
 from services.sip_core.policy.identify import IpMatch
 from services.sip_core.policy.limits import Lease, Limiter, LimitExceeded, LimitKey, LimitKind
+from services.sip_core.policy.shared import SharedLimits
 from services.sip_core.policy.snapshot import (
     PolicySnapshot,
     RateCardCache,
@@ -164,6 +165,7 @@ class LivePolicy:
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         keys: KeyRing | None = None,
+        limits_interval: float = 0.25,
     ) -> None:
         self.node_id = node_id
         #: Decrypts carriers' egress passwords into each snapshot (kept out of any repr).
@@ -172,6 +174,17 @@ class LivePolicy:
         self.clock = clock
         self.wall_clock = wall_clock
         self.limiter = Limiter()
+        #: Limits for the platform: this node's figures and the other nodes' over NATS
+        #: (``limits_interval`` 0: each node enforces its limits alone).
+        self.shared_limits: SharedLimits | None = None
+        if connector is not None and limits_interval > 0:
+            self.shared_limits = SharedLimits(
+                connector,
+                self.limiter,
+                node_id=node_id or f"sip-{uuid.uuid4().hex[:12]}",
+                interval=limits_interval,
+                clock=clock,
+            )
         self.nonces = NonceService(lifetime=nonce_lifetime)
         self._digests: dict[str, DigestAuthenticator] = {}
         self.digest_algorithms = tuple(digest_algorithms)
@@ -212,6 +225,8 @@ class LivePolicy:
         """Start watching the configuration (in the running event loop)."""
         if self._events is not None:
             self._events.start()
+        if self.shared_limits is not None:
+            self.shared_limits.start()
         if self.view is not None and self._started is None:
             self.view.start()
             self._started = asyncio.get_running_loop().create_task(self._first_load())
@@ -228,6 +243,8 @@ class LivePolicy:
                 await cancel_and_wait(task)
         if self.view is not None:
             await self.view.stop()
+        if self.shared_limits is not None:
+            await self.shared_limits.stop()
         if self._events is not None:
             await self._events.stop()
 

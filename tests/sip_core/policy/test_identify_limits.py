@@ -127,3 +127,50 @@ def test_cps_limit_refuses_the_excess_and_recovers() -> None:
             r.release()
     assert not isinstance(limiter.acquire(levels, 1.0), LimitExceeded)
     limiter.forget_idle_buckets(100.0)
+
+
+def test_other_nodes_calls_count_against_a_channel_limit() -> None:
+    limiter = Limiter()
+    levels = [LimitKey("customer:1", channels=3), LimitKey("route:1")]
+    limiter.set_remote({"customer:1": 2}, {})
+    lease = limiter.acquire(levels, 0.0)
+    assert not isinstance(lease, LimitExceeded)
+    refused = limiter.acquire(levels, 0.0)
+    assert isinstance(refused, LimitExceeded)
+    assert (refused.key, refused.kind) == ("customer:1", LimitKind.CHANNELS)
+    assert limiter.in_use("customer:1") == 1
+    assert limiter.in_use_everywhere("customer:1") == 3
+    limiter.set_remote({}, {})  # the other node's calls ended (or it died)
+    assert not isinstance(limiter.acquire(levels, 0.0), LimitExceeded)
+
+
+def test_usage_reports_limited_keys_and_admission_rates() -> None:
+    limiter = Limiter()
+    levels = [LimitKey("customer:1", channels=10, cps=100), LimitKey("route:1")]
+    assert limiter.usage(0.0, 100) == ({}, {})  # the first report has no rate yet
+    leases = [limiter.acquire(levels, 0.1 * i) for i in range(4)]
+    channels, cps = limiter.usage(2.0, 100)
+    assert channels == {"customer:1": 4}  # route:1 has no limit: nothing to share
+    assert cps == {"customer:1": 2.0}  # 4 calls in 2 s
+    for lease in leases:
+        assert not isinstance(lease, LimitExceeded)
+        lease.release()
+    assert limiter.usage(3.0, 100) == ({}, {})
+
+
+def test_a_cps_limit_is_shared_with_the_other_nodes() -> None:
+    limiter = Limiter()
+    # Nobody else admits: the whole rate.
+    assert limiter.cps_allowance("customer:1", 10) == 10.0
+    # One other node admits 4/s: 6 are left.
+    limiter.set_remote({}, {"customer:1": (4.0, 1)})
+    assert limiter.cps_allowance("customer:1", 10) == 6.0
+    # It takes the whole rate: this node still gets an equal share (the other converges down).
+    limiter.set_remote({}, {"customer:1": (10.0, 1)})
+    assert limiter.cps_allowance("customer:1", 10) == 5.0
+    # Three other nodes at 3/s each: a quarter.
+    limiter.set_remote({}, {"customer:1": (9.0, 3)})
+    assert limiter.cps_allowance("customer:1", 10) == 2.5
+    levels = [LimitKey("customer:1", cps=10)]
+    admitted = [limiter.acquire(levels, 0.0) for _ in range(5)]
+    assert sum(not isinstance(r, LimitExceeded) for r in admitted) == 2  # capacity 2.5 tokens

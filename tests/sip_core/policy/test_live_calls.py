@@ -219,6 +219,36 @@ async def test_channel_limit_refuses_the_excess_and_recovers_after_hangup(tmp_pa
     ]  # fmt: skip
 
 
+async def test_a_channel_limit_holds_across_the_nodes_of_the_platform(tmp_path: Path) -> None:
+    """Two sip_core nodes, one customer with one channel: a call held on node A takes it, so
+    node B refuses the customer's next call until A's call has ended."""
+    carrier_port = free_port()
+    async with bus(tmp_path) as world:
+        await world.carrier(carrier_port, "0.010")
+        await standard(world, channel_limit=1)
+        key = f"customer:{world.customer_id}"
+        async with (
+            sip_node(world, node_id="node-a", limits_interval=0.05) as a,
+            sip_node(world, node_id="node-b", limits_interval=0.05) as b,
+        ):
+            carrier = await start_sipp("-sn", "uas", "-m", "2", port=carrier_port, cwd=tmp_path)
+            long_call = await uac(tmp_path, a.port, hold=4000)
+            await until(lambda: any(c.answered_at for c in a.b2bua.calls))
+            await until(lambda: b.policy.limiter.in_use_everywhere(key) == 1)
+            await finish(await uac(tmp_path, b.port))  # refused by B: 503
+            assert b.cdrs[-1].release_reason is ReleaseReason.LIMIT_CHANNELS
+            assert b.cdrs[-1].sip_code == 503
+            await finish(long_call)
+            await until(lambda: len(a.cdrs) == 1)
+            await until(lambda: b.policy.limiter.in_use_everywhere(key) == 0)
+            await finish(await uac(tmp_path, b.port), carrier)  # the channel is free again
+            await until(lambda: len(b.cdrs) == 2)
+    assert [c.release_reason for c in a.cdrs] == [ReleaseReason.NORMAL]
+    assert [c.release_reason for c in b.cdrs] == [
+        ReleaseReason.LIMIT_CHANNELS, ReleaseReason.NORMAL,
+    ]  # fmt: skip
+
+
 async def test_cps_limit_refuses_the_excess(tmp_path: Path) -> None:
     carrier_port = free_port()
     async with bus(tmp_path) as world:

@@ -144,9 +144,9 @@ class Node:
 
 
 @asynccontextmanager
-async def sip_node(world: World, **options: Any) -> AsyncIterator[Node]:
+async def sip_node(world: World, node_id: str = "test-node", **options: Any) -> AsyncIterator[Node]:
     """A B2BUA on a free loopback port with a LivePolicy reading the world's configuration."""
-    policy = LivePolicy(world.connector, node_id="test-node", zone="test", **options)
+    policy = LivePolicy(world.connector, node_id=node_id, zone="test", **options)
     policy.start()
     stack = SipStack(TransactionLayer())
     port = free_port()
@@ -157,7 +157,7 @@ async def sip_node(world: World, **options: Any) -> AsyncIterator[Node]:
     await listeners.start()
     cdrs: list[CallEnded] = []
     b2bua = B2BUA(
-        stack, policy, local_host="127.0.0.1", local_port=port, node_id="test-node",
+        stack, policy, local_host="127.0.0.1", local_port=port, node_id=node_id,
         zone="test", cdr_sink=cdrs.append,
     )  # fmt: skip
     try:
