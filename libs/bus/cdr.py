@@ -51,6 +51,9 @@ class ReleaseReason(StrEnum):
     PEER_UNREACHABLE = "peer_unreachable"  # in-dialog OPTIONS pings went unanswered
     OPERATOR_HANGUP = "operator_hangup"
     SWITCH_SHUTDOWN = "switch_shutdown"
+    # An offer went unanswered: a late offer's 2xx answered by an ACK without SDP (the switch
+    # then ACKs the offerer with a rejecting answer and BYEs both legs, RFC 3261 §13.2.2.4).
+    MEDIA_NEGOTIATION_FAILED = "media_negotiation_failed"
 
 
 class ReleasedBy(StrEnum):

@@ -15,6 +15,7 @@ from services.sip_core.sip.sdp import (
     MAX_STREAMS,
     SdpError,
     parse_sdp,
+    rejecting_answer,
     rewrite_sdp,
 )
 
@@ -176,6 +177,28 @@ def test_malformed_bodies_are_refused_with_a_reason(body: bytes, why: str) -> No
     assert MAX_STREAMS == 16
     with pytest.raises(SdpError, match=why):
         parse_sdp(body)
+
+
+def test_a_rejecting_answer_declines_every_offered_stream_in_place() -> None:
+    # RFC 3264 §6: one m= line per offered stream, in order, port 0 (RFC 3261 §13.2.2.4: the
+    # answer owed in an ACK when the other party gave none).
+    answer = rejecting_answer(OFFER, "192.0.2.1")
+    assert lines(answer) == [
+        b"v=0",
+        b"o=- 0 0 IN IP4 192.0.2.1",
+        b"s=-",
+        b"c=IN IP4 192.0.2.1",
+        b"t=0 0",
+        b"m=audio 0 RTP/AVP 0",
+        b"m=video 0 RTP/AVP 96",
+        b"",
+    ]
+    parsed = parse_sdp(answer)
+    assert [(m.media, m.port) for m in parsed.media] == [("audio", 0), ("video", 0)]
+    assert parsed.anchor_index() is None
+    assert b"IN IP6 2001:db8::1" in rejecting_answer(OFFER, "2001:db8::1")
+    with pytest.raises(SdpError):
+        rejecting_answer(b"not sdp", "192.0.2.1")
 
 
 def test_an_index_without_a_stream_is_refused() -> None:

@@ -38,6 +38,7 @@ from services.sip_core.b2bua.policy import Admission, MediaPlan, Refusal, Target
 from services.sip_core.config import SipSettings
 from services.sip_core.media import MediaController, MediaUnavailable, Offer, RelayDirectory
 from services.sip_core.sip import Peer, Request, TransactionLayer
+from services.sip_core.sip.sdp import SdpError
 from services.sip_core.stack import SipStack
 from services.sip_core.transport import SipListeners
 from tests.rtp_relay.conftest import port_range
@@ -275,6 +276,45 @@ async def test_sdp_is_rewritten_at_once_and_updates_reach_the_relay_in_order(
         assert stats is not None
         assert "upd" not in relay.control.plane.table
         assert await session.close() is stats  # closing twice asks the relay once
+
+
+async def test_a_late_offer_takes_ports_first_and_its_stream_from_the_carriers_offer(
+    nats: NatsServer, relays: Any
+) -> None:
+    relay = await relays()
+    async with media_plane(nats) as media:
+        await sees(media, relay)
+        session = await media.open("late", MediaController.late_offer(), ZONE, a_host="127.0.0.1")
+        relayed = relay.control.plane.table.get("late")
+        assert relayed.a.rtp.expected_ip is None  # leg a latches on whoever sends first
+        assert session.stream is None
+
+        def sdp(*streams: bytes) -> bytes:
+            head = b"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            return head + b"".join(streams)
+
+        video = b"m=video 7000 RTP/AVP 96\r\n"
+        # A 183 from a first carrier, then a failover carrier's 200 orders its streams otherwise.
+        early = session.from_b(sdp(b"m=audio 5000 RTP/AVP 0\r\n", video))
+        assert b"m=audio %d RTP/AVP 0" % session.a.rtp_port in early
+        offer = session.from_b(sdp(video, b"m=audio 5002 RTP/AVP 0\r\n"))
+        assert session.stream == 1
+        assert b"m=video 0 RTP/AVP 96" in offer
+        assert b"m=audio %d RTP/AVP 0" % session.a.rtp_port in offer
+        # The caller's answer (in its ACK) follows the offer's order and settles the stream.
+        answer = session.from_a(sdp(b"m=video 0 RTP/AVP 96\r\n", b"m=audio 4000 RTP/AVP 0\r\n"))
+        assert b"m=audio %d RTP/AVP 0" % session.b.rtp_port in answer
+        assert not session.late
+        with pytest.raises(SdpError):  # an SDP without the anchored stream: relayed as it came
+            session.from_b(sdp(video))
+        await until(
+            lambda: (
+                relayed.b.rtp.target == ("127.0.0.1", 5002)
+                and relayed.a.rtp.target == ("127.0.0.1", 4000)
+            )
+        )
+        assert relayed.a.rtp.expected_ip == "127.0.0.1"
+        assert await session.close() is not None
 
 
 # -- calls -------------------------------------------------------------------------------------
@@ -531,3 +571,191 @@ async def test_an_unreadable_offer_is_refused_with_488_when_the_plan_is_strict(
     assert cdr.release_reason is ReleaseReason.MEDIA_UNAVAILABLE
     assert cdr.attempts == []
     assert len(relay.control.plane.table) == 0
+
+
+# -- late offers (an INVITE without SDP: the offer in the 200, the answer in the ACK) ----------
+
+
+def late_carrier(tmp_path: Path, name: str = "uas_late_offer", **checks: str) -> Path:
+    """A sipp carrier answering a late offer with its offer in the 200 (``checks``: what its
+    ACK's body must match, ``answer``, and must not, ``not_``)."""
+    return scenario(name, tmp_path, answer=checks["answer"], **{"not": checks["not_"]})
+
+
+async def test_a_late_offer_is_anchored_and_its_rtp_flows_through_the_relay(
+    tmp_path: Path, nats: NatsServer, relays: Any
+) -> None:
+    relay = await relays()
+    broken, working = free_port(), free_port()
+    policy = MediaTargets(broken, working, media=MediaPlan(mode="relay", strict=True))
+    pcap = g711_pcap(tmp_path / "g711.pcap")
+    caller_media = free_port()
+    async with media_plane(nats) as media, sip_node(policy, media) as (b2bua, port, cdrs):
+        await sees(media, relay)
+        # The first carrier fails: the session (and its ports) carry over to the next one.
+        refuser = await start_sipp(
+            "-sf", str(scenario("uas_reject", tmp_path, code=503)), "-m", "1",
+            port=broken, cwd=tmp_path,
+        )  # fmt: skip
+        # The carrier gets the caller's answer in its ACK, pointing at the relay, not the caller.
+        uas = await start_sipp(
+            "-sf", str(late_carrier(tmp_path, answer="m=audio [1-9][0-9]* RTP/AVP 0",
+                                    not_=f"m=audio {caller_media} ")),
+            "-rtp_echo", "-mp", str(free_port()), "-m", "1", port=working, cwd=tmp_path,
+        )  # fmt: skip
+        uac = await start_sipp(
+            "-sf", str(scenario("uac_late_offer", tmp_path, pcap=pcap, pause=2500)),
+            f"127.0.0.1:{port}", "-mp", str(caller_media), "-m", "1",
+            port=free_port(), cwd=tmp_path,
+        )  # fmt: skip
+        for peer in (uac, refuser, uas):
+            rc, out = await peer.finish()
+            assert rc == 0, out
+        await until(lambda: len(cdrs) == 1)
+
+    (cdr,) = cdrs
+    assert cdr.release_reason is ReleaseReason.NORMAL
+    assert [a.sip_code for a in cdr.attempts] == [503, 200]
+    assert cdr.media_caller is not None
+    assert cdr.media_callee is not None
+    # Every packet the caller played crossed the relay (leg a latched on it, then the answer
+    # named it), and the carrier's echo came back.
+    assert cdr.media_caller.packets == 50
+    assert cdr.media_caller.lost == 0
+    assert 45 <= cdr.media_callee.packets <= 50
+    assert len(relay.control.plane.table) == 0  # deleted
+    assert not b2bua.calls
+    assert not b2bua._awaiting
+
+
+async def test_a_reinvite_without_sdp_is_answered_in_its_ack_through_the_relay(
+    tmp_path: Path, nats: NatsServer, relays: Any
+) -> None:
+    relay = await relays()
+    carrier = free_port()
+    policy = MediaTargets(carrier, media=MediaPlan(mode="relay", strict=True))
+    pcap = g711_pcap(tmp_path / "g711.pcap")
+    caller_media = free_port()
+    async with media_plane(nats) as media, sip_node(policy, media) as (b2bua, port, cdrs):
+        await sees(media, relay)
+        uas = await start_sipp(
+            "-sf", str(late_carrier(tmp_path, "uas_late_reinvite",
+                                    answer="m=audio [1-9][0-9]* RTP/AVP 0",
+                                    not_=f"m=audio {caller_media} ")),
+            "-rtp_echo", "-mp", str(free_port()), "-m", "1", port=carrier, cwd=tmp_path,
+        )  # fmt: skip
+        uac = await start_sipp(
+            "-sf", str(scenario("uac_late_reinvite", tmp_path, pcap=pcap, pause=2500)),
+            f"127.0.0.1:{port}", "-mp", str(caller_media), "-m", "1",
+            port=free_port(), cwd=tmp_path,
+        )  # fmt: skip
+        for peer in (uac, uas):
+            rc, out = await peer.finish()
+            assert rc == 0, out
+        await until(lambda: len(cdrs) == 1)
+
+    (cdr,) = cdrs
+    assert cdr.release_reason is ReleaseReason.NORMAL
+    assert cdr.media_caller is not None
+    assert cdr.media_callee is not None
+    assert cdr.media_caller.packets == 50
+    assert 45 <= cdr.media_callee.packets <= 50
+    assert len(relay.control.plane.table) == 0
+    assert not b2bua._awaiting
+
+
+async def test_an_ack_without_the_answer_to_a_late_offer_ends_the_call(
+    tmp_path: Path, nats: NatsServer, relays: Any
+) -> None:
+    relay = await relays()
+    carrier = free_port()
+    policy = MediaTargets(carrier, media=MediaPlan(mode="relay"))
+    async with media_plane(nats) as media, sip_node(policy, media) as (b2bua, port, cdrs):
+        await sees(media, relay)
+        # The carrier's ACK carries an answer rejecting its offer (RFC 3261 §13.2.2.4), then
+        # it gets a BYE; so does the caller.
+        uas = await start_sipp(
+            "-sf", str(late_carrier(tmp_path, answer="m=audio 0 RTP/AVP 0",
+                                    not_="m=audio [1-9]")),
+            "-mp", str(free_port()), "-m", "1", port=carrier, cwd=tmp_path,
+        )  # fmt: skip
+        uac = await start_sipp(
+            "-sf", str(scenario("uac_late_offer_no_answer", tmp_path)), f"127.0.0.1:{port}",
+            "-m", "1", port=free_port(), cwd=tmp_path,
+        )  # fmt: skip
+        for peer in (uac, uas):
+            rc, out = await peer.finish()
+            assert rc == 0, out
+        await until(lambda: len(cdrs) == 1)
+
+    (cdr,) = cdrs
+    assert cdr.release_reason is ReleaseReason.MEDIA_NEGOTIATION_FAILED
+    assert cdr.released_by is ReleasedBy.SWITCH
+    assert cdr.answered_at is not None
+    assert cdr.media_caller is not None  # the session was deleted, its figures kept
+    assert len(relay.control.plane.table) == 0
+    assert not b2bua.calls
+    assert not b2bua._awaiting
+
+
+async def test_with_no_relay_a_strict_late_offer_is_refused(
+    tmp_path: Path, nats: NatsServer
+) -> None:
+    carrier = free_port()
+    strict = MediaTargets(carrier, media=MediaPlan(mode="relay", zone="nowhere", strict=True))
+    async with media_plane(nats) as media, sip_node(strict, media) as (_, port, cdrs):
+        uac = await start_sipp(
+            "-sf", str(scenario("uac_expect_failure", tmp_path, code=503)),
+            f"127.0.0.1:{port}", "-m", "1", port=free_port(), cwd=tmp_path,
+        )  # fmt: skip
+        rc, out = await uac.finish()
+        assert rc == 0, out
+        await until(lambda: len(cdrs) == 1)
+    (cdr,) = cdrs
+    assert cdr.release_reason is ReleaseReason.MEDIA_UNAVAILABLE
+    assert cdr.sip_code == 503
+    assert cdr.attempts == []  # no carrier was bothered
+
+
+async def test_a_late_offer_cancelled_or_refused_deletes_its_relay_session(
+    tmp_path: Path, nats: NatsServer, relays: Any
+) -> None:
+    relay = await relays()
+    ringing, refusing = free_port(), free_port()
+    async with media_plane(nats) as media:
+        await sees(media, relay)
+        cancelled = MediaTargets(ringing, media=MediaPlan(mode="relay", strict=True))
+        async with sip_node(cancelled, media) as (_, port, cdrs):
+            ringer = await start_sipp(
+                "-sf", str(scenario("uas_ring_forever", tmp_path)), "-m", "1",
+                port=ringing, cwd=tmp_path,
+            )  # fmt: skip
+            uac = await start_sipp(
+                "-sf", str(scenario("uac_cancel", tmp_path)), f"127.0.0.1:{port}", "-m", "1",
+                port=free_port(), cwd=tmp_path,
+            )  # fmt: skip
+            for peer in (uac, ringer):
+                rc, out = await peer.finish()
+                assert rc == 0, out
+            await until(lambda: len(cdrs) == 1)
+            await until(lambda: len(relay.control.plane.table) == 0)
+            assert cdrs[0].release_reason is ReleaseReason.CANCELLED
+            assert cdrs[0].media_caller is not None  # the session existed, and was deleted
+
+        refused = MediaTargets(refusing, media=MediaPlan(mode="relay", strict=True))
+        async with sip_node(refused, media) as (_, port, cdrs):
+            refuser = await start_sipp(
+                "-sf", str(scenario("uas_reject", tmp_path, code=486)), "-m", "1",
+                port=refusing, cwd=tmp_path,
+            )  # fmt: skip
+            uac = await start_sipp(
+                "-sf", str(scenario("uac_expect_failure", tmp_path, code=486)),
+                f"127.0.0.1:{port}", "-m", "1", port=free_port(), cwd=tmp_path,
+            )  # fmt: skip
+            for peer in (uac, refuser):
+                rc, out = await peer.finish()
+                assert rc == 0, out
+            await until(lambda: len(cdrs) == 1)
+            await until(lambda: len(relay.control.plane.table) == 0)
+            assert cdrs[0].release_reason is ReleaseReason.REJECTED
+            assert cdrs[0].media_caller is not None

@@ -77,8 +77,9 @@ async def metric(port: int, name: str) -> float | None:
     return None
 
 
+@pytest.mark.parametrize("late", [False, True], ids=["offer_in_invite", "late_offer"])
 async def test_a_sipp_call_through_the_sip_core_and_rtp_relay_processes(
-    tmp_path: Path, own_nats: NatsServer, own_bus: Bus
+    tmp_path: Path, own_nats: NatsServer, own_bus: Bus, late: bool
 ) -> None:
     nats = json.dumps([own_nats.url])
     port_min, port_max = port_range(16)
@@ -127,14 +128,22 @@ async def test_a_sipp_call_through_the_sip_core_and_rtp_relay_processes(
             assert sip_core.poll() is None, (tmp_path / "sip_core.log").read_text()[-3000:]
             await asyncio.sleep(0.2)
 
+        pcap = g711_pcap(tmp_path / "a.pcap")
+        if late:  # the INVITE without SDP, the offer in the 200, the answer in the ACK
+            carrier_side = [
+                "-sf", str(scenario("uas_late_offer", tmp_path,
+                                    answer="m=audio [1-9][0-9]* RTP/AVP 0", **{"not": "m=video"})),
+            ]  # fmt: skip
+            caller = scenario("uac_late_offer", tmp_path, pcap=pcap, pause=2500)
+        else:
+            carrier_side = ["-sn", "uas"]
+            caller = scenario("uac_rtp", tmp_path, pcap=pcap, pause=2500)
         uas = await start_sipp(
-            "-sn", "uas", "-rtp_echo", "-mp", str(free_port()), "-m", "1",
+            *carrier_side, "-rtp_echo", "-mp", str(free_port()), "-m", "1",
             port=carrier, cwd=tmp_path,
         )  # fmt: skip
         uac = await start_sipp(
-            "-sf", str(scenario("uac_rtp", tmp_path, pcap=g711_pcap(tmp_path / "a.pcap"),
-                                pause=2500)),
-            f"127.0.0.1:{sip_port}", "-mp", str(free_port()), "-m", "1",
+            "-sf", str(caller), f"127.0.0.1:{sip_port}", "-mp", str(free_port()), "-m", "1",
             port=free_port(), cwd=tmp_path,
         )  # fmt: skip
         for peer in (uac, uas):

@@ -29,13 +29,26 @@ SDP in a response is relayed as it is (a response cannot be refused). A relay's
 ``MediaTimedOut`` ends the call with ``rtp_timeout``; a relay that vanishes ends its calls with
 ``media_unavailable``.
 
+A late offer (an INVITE without SDP, RFC 3261 §13.2.1, RFC 3264) is anchored too: the relay's
+ports are taken before the INVITE leaves (the same zone, timeouts and strict/relaxed rules),
+the INVITE goes without SDP, the carrier's offer in its 183/200 is rewritten towards the caller
+and the caller's answer in its ACK towards the carrier. The same holds for an offer in the 2xx
+to a re-INVITE without SDP, whichever leg sent it, and whatever the media mode (direct media
+needs the answer passed on too): the 2xx carrying the offer is ACKed on the offerer's leg only
+when the ACK with the answer arrives from the other (:class:`_AwaitedAnswer`; the offerer's 2xx
+retransmissions meanwhile are absorbed). An ACK without an answer is what RFC 3261 §13.2.2.4
+tells a UAC to repair and hang up: the offerer's leg is ACKed with an answer rejecting every
+stream, both legs get a BYE and the CDR says ``media_negotiation_failed`` (released by the
+switch) — a call with no media negotiated is a silent, billed call otherwise. A caller that
+never ACKs ends the call as before (timer L), the offerer's leg ACKed the same way first.
+
 Carrier authentication: a 401/407 to our INVITE from a target with credentials is answered once
 (RFC 3261 §22.2, :mod:`services.sip_core.sip.digest_client`): the INVITE re-sent with CSeq + 1 and
 ``Authorization``/``Proxy-Authorization``; a second challenge (unless ``stale``) fails the
 attempt over to the next carrier. A challenge that reaches the caller is answered 503.
 
 Skipped here (later in the sip_core issue): authentication, limits and rewriting (the policy's
-job), the late offer (an INVITE without SDP is not anchored), session timers (RFC 4028),
+job), anchoring an offer inside a multipart body (SIP-I: it goes direct), session timers (RFC 4028),
 sending in-dialog B-leg requests to a Contact other than the gateway, PRACK (RFC 3262).
 """
 
@@ -82,7 +95,7 @@ from services.sip_core.sip import (
     random_hex,
 )
 from services.sip_core.sip.digest_client import answer_challenge, credential_headers
-from services.sip_core.sip.sdp import SdpError
+from services.sip_core.sip.sdp import SdpError, rejecting_answer
 from services.sip_core.stack import SipStack
 
 __all__ = ["B2BUA"]
@@ -142,6 +155,7 @@ class Call:
         "answered_at",
         "attempt",
         "attempts",
+        "awaiting",
         "b_auths",
         "b_body",
         "b_call_id",
@@ -177,6 +191,8 @@ class Call:
         self.b_body: bytes | None = None
         #: The call's media session on an rtp_relay, when anchored.
         self.media: MediaSession | None = None
+        #: An offer in a 2xx whose answer is awaited in an ACK (a late offer).
+        self.awaiting: _AwaitedAnswer | None = None
         self._b_txn: weakref.ref[ClientInviteTransaction] | None = None
         self.b_dialog: Dialog | None = None
         self.target: Target | None = None
@@ -216,6 +232,36 @@ class Call:
     @b_txn.setter
     def b_txn(self, txn: ClientInviteTransaction | None) -> None:
         self._b_txn = None if txn is None else weakref.ref(txn)
+
+
+class _AwaitedAnswer:
+    """An offer that came in a 2xx and was relayed to leg ``side``, whose ACK must answer it.
+
+    The offerer's 2xx (to the INVITE with CSeq ``cseq`` on ``dialog``, sent to ``peer`` by
+    ``transaction``) is ACKed only then, with that answer (RFC 3261 §13.2.2.4); ``ack_cseq`` is
+    the CSeq of the INVITE on leg ``side`` the awaited ACK carries; ``offer`` the offer as it
+    came (for an answer rejecting it, if none comes).
+    """
+
+    __slots__ = ("ack_cseq", "cseq", "dialog", "offer", "peer", "side", "transaction")
+
+    def __init__(
+        self,
+        side: str,
+        ack_cseq: int,
+        dialog: Dialog,
+        cseq: int,
+        peer: Peer,
+        transaction: ClientTransaction | None,
+        offer: bytes,
+    ) -> None:
+        self.side = side
+        self.ack_cseq = ack_cseq
+        self.dialog = dialog
+        self.cseq = cseq
+        self.peer = peer
+        self.transaction = transaction
+        self.offer = offer
 
 
 class _Ping:
@@ -276,6 +322,8 @@ class B2BUA:
         CPS.set_function(self.calls_per_second)
         #: Anchored calls by call id (the relay's session id).
         self._media_calls: dict[str, Call] = {}
+        #: Calls whose offer in a 2xx awaits its answer in an ACK (few: ACKs are cheap if none).
+        self._awaiting: set[Call] = set()
         self.media = media
         if media is not None:
             media.on_timed_out = self._media_timed_out
@@ -350,7 +398,11 @@ class B2BUA:
     ) -> None:
         method = request.method
         if method == "ACK":
-            return  # the ACK for our 2xx: the B leg was ACKed already when it answered
+            # The ACK for our 2xx: the B leg was ACKed already when it answered, unless its
+            # 2xx carried an offer this ACK answers (a late offer).
+            if self._awaiting:
+                self._answer_in_ack(request)
+            return
         if transaction is None:
             return
         try:
@@ -503,6 +555,10 @@ class B2BUA:
         if other is None or call.phase is not Phase.ANSWERED:
             self._respond(txn, make_response(request, 491 if request.method == "INVITE" else 481))
             return
+        if call.awaiting is not None and request.method in ("INVITE", "UPDATE"):
+            # An offer is outstanding (its answer is due in an ACK): RFC 3261 §14.2, RFC 3311.
+            self._respond(txn, make_response(request, 491))
+            return
         ctype = request.content_type
         body = request.body
         if body and call.media is not None and _is_sdp(ctype):
@@ -556,10 +612,29 @@ class B2BUA:
             if status < 200 and status == 100:
                 return
             if transaction.request.method == "INVITE" and 200 <= status < 300:
-                ack = dialog.create_ack(
-                    transaction.request.cseq.number, self._via(transaction.peer.transport)
-                )
-                self.stack.layer.send_ack(ack, transaction.peer, transaction)  # type: ignore[arg-type]
+                awaited = call.awaiting
+                if awaited is not None and awaited.transaction is transaction:
+                    return  # a retransmission of the 2xx whose answer is awaited
+                if not transaction.request.body and response.body:
+                    # A re-INVITE without SDP: the offer is in this 2xx, the answer will be in
+                    # the requester's ACK; the ACK to this leg waits for it.
+                    self._await_answer(
+                        call,
+                        _AwaitedAnswer(
+                            side,
+                            server_txn.request.cseq.number,
+                            dialog,
+                            transaction.request.cseq.number,
+                            transaction.peer,
+                            transaction,
+                            response.body,
+                        ),
+                    )
+                else:
+                    ack = dialog.create_ack(
+                        transaction.request.cseq.number, self._via(transaction.peer.transport)
+                    )
+                    self.stack.layer.send_ack(ack, transaction.peer, transaction)  # type: ignore[arg-type]
             ctype = response.content_type
             contact = self._contact_for(server_txn.peer)
             headers = [("Contact", contact)] if 200 <= status < 300 else []
@@ -582,7 +657,14 @@ class B2BUA:
             if 200 <= status < 300:  # answered after the caller gave up: ACK, then BYE
                 contact = self._contact_for(target.peer)
                 dialog = Dialog.uac(call.b_request, response, local_contact=contact)
-                self._ack_b(call, dialog, response)
+                if not call.b_request.body and response.body:  # an offer: reject it (§13.2.2.4)
+                    cseq = call.b_request.cseq.number
+                    call.awaiting = _AwaitedAnswer(
+                        "a", 0, dialog, cseq, target.peer, call.b_txn, response.body
+                    )
+                    self._reject_offer(call)
+                else:
+                    self._ack_b(call, dialog, response)
                 bye = dialog.create_request("BYE", self._via(target.peer.transport))
                 self.stack.layer.send_request(bye, target.peer, now)
                 self.stack.pump()
@@ -614,6 +696,8 @@ class B2BUA:
             self._record_attempt(call, response)
             self._failed_attempt(call, status, response.reason, failover=True)
             return
+        if status < 300 and call.phase is Phase.ANSWERED:
+            return  # a 2xx retransmission while its ACK waits for the caller's answer
         self._record_attempt(call, response)
         if status < 300:
             self._cancel_timer(call)
@@ -621,7 +705,21 @@ class B2BUA:
             dialog = Dialog.uac(call.b_request, response, local_contact=contact)
             call.b_dialog = dialog
             self._remember(dialog, call, "b")
-            self._ack_b(call, dialog, response)
+            if call.b_request.body or not response.body:
+                self._ack_b(call, dialog, response)
+            else:  # a late offer: the carrier's offer is here, the caller's answer in its ACK
+                self._await_answer(
+                    call,
+                    _AwaitedAnswer(
+                        "a",
+                        call.a_request.cseq.number,
+                        dialog,
+                        call.b_request.cseq.number,
+                        target.peer,
+                        call.b_txn,
+                        response.body,
+                    ),
+                )
             ctype = response.content_type
             body = self._media_sdp(call, "b", response.body, ctype)
             self._answer_a(call, status, body=body, ctype=ctype)
@@ -920,6 +1018,8 @@ class B2BUA:
         dialog = call.b_dialog if side == "a" else call.a_dialog
         if dialog is None or dialog.state is DialogState.TERMINATED:
             return
+        if call.awaiting is not None and call.awaiting.dialog is dialog:
+            self._reject_offer(call)  # its 2xx is ACKed before the BYE (RFC 3261 §15)
         to = self._peer_of(call, side == "a")
         bye = dialog.create_request("BYE", self._via(to.transport))
         dialog.terminate()
@@ -956,6 +1056,9 @@ class B2BUA:
         media, call.media = call.media, None
         if media is not None:
             self._media_calls.pop(call.id, None)
+        if call.awaiting is not None:
+            call.awaiting = None
+            self._awaiting.discard(call)
         self._emit_cdr(call, reason, released_by, status, media)
         # The call object lives on as its transactions' context for up to 64·T1: keep what a
         # late answer from the carrier needs (target, B request), not the rest.
@@ -1041,8 +1144,18 @@ class B2BUA:
         """Offer the caller's SDP to a relay, then send the INVITE (see the module docstring)."""
         plan = admission.media
         a = call.a_request
-        if not a.body or not _is_sdp(a.content_type):
-            self._first_attempt(call)  # a late offer: nothing to anchor (not supported yet)
+        if not a.body:  # a late offer: ports now, the SDP later (see the module docstring)
+            if self.media is not None:
+                late = MediaController.late_offer()
+                self.media.spawn(self._open_media(call, late, plan.zone or self.zone, plan.strict))
+            elif plan.strict:  # relay media wanted, no media plane here
+                self._answer_a(call, 503)
+                self._finish(call, ReleaseReason.MEDIA_UNAVAILABLE, ReleasedBy.SWITCH, 503)
+            else:
+                self._first_attempt(call)
+            return
+        if not _is_sdp(a.content_type):
+            self._first_attempt(call)  # not an SDP body (multipart…): not anchored
             return
         try:
             offer = MediaController.read_offer(a.body, call.a_peer.host)
@@ -1083,7 +1196,8 @@ class B2BUA:
                 return
             call.media = session
             self._media_calls[call.id] = call
-            call.b_body = session.towards_b(offer.body)
+            if offer.body:  # a late offer has none: the INVITE goes without SDP
+                call.b_body = session.towards_b(offer.body)
             self._first_attempt(call)
         except Exception:
             _log.exception("media anchoring failed", call_id=call.id)
@@ -1099,6 +1213,67 @@ class B2BUA:
         except SdpError as exc:
             _log.warning("unreadable SDP relayed as it came", call_id=call.id, error=str(exc))
             return body
+
+    def _await_answer(self, call: Call, awaited: _AwaitedAnswer) -> None:
+        """Hold the ACK of the 2xx that carried an offer until the answer comes (an ACK)."""
+        call.awaiting = awaited
+        self._awaiting.add(call)
+
+    def _answer_in_ack(self, request: Request) -> None:
+        """An ACK while some offer awaits its answer: if it is that answer, pass it on."""
+        found = self._leg_of(request)
+        if found is None:
+            return
+        call, side, _ = found
+        awaited = call.awaiting
+        try:
+            cseq = request.cseq.number
+        except ParseError:
+            return
+        if awaited is None or awaited.side != side or cseq != awaited.ack_cseq:
+            return  # another ACK (an early offer's, or for an older 2xx)
+        if not request.body:
+            # RFC 3261 §13.2.2.4: the offerer gets a valid answer in its ACK (one rejecting
+            # its offer: :meth:`_bye_other` sends it), then both legs a BYE.
+            _log.info("ACK without the answer to an offer", call_id=call.id, leg=side)
+            self._bye_other(call, "a")
+            self._bye_other(call, "b")
+            self._finish(call, ReleaseReason.MEDIA_NEGOTIATION_FAILED, ReleasedBy.SWITCH, 200)
+            return
+        call.awaiting = None
+        self._awaiting.discard(call)
+        ctype = request.content_type
+        body = self._media_sdp(call, side, request.body, ctype)
+        self._send_awaited_ack(awaited, body, ctype)
+
+    def _reject_offer(self, call: Call) -> None:
+        """ACK the awaited offer with an answer rejecting its streams (the call is ending)."""
+        awaited, call.awaiting = call.awaiting, None
+        self._awaiting.discard(call)
+        if awaited is None:
+            return
+        try:
+            body = rejecting_answer(awaited.offer, self.local_host)
+        except SdpError:
+            body = b""  # an offer we cannot read: the ACK goes without an answer
+        self._send_awaited_ack(awaited, body, "application/sdp" if body else None)
+
+    def _send_awaited_ack(
+        self, awaited: _AwaitedAnswer, body: bytes, content_type: str | None
+    ) -> None:
+        ack = awaited.dialog.create_ack(
+            awaited.cseq,
+            self._via(awaited.peer.transport),
+            body=body,
+            content_type=content_type if body else None,
+        )
+        transaction = awaited.transaction
+        self.stack.layer.send_ack(
+            ack,
+            awaited.peer,
+            transaction if isinstance(transaction, ClientInviteTransaction) else None,
+        )
+        self.stack.pump()
 
     def _media_timed_out(self, event: MediaTimedOut) -> None:
         call = self._media_calls.get(event.call_id)

@@ -10,10 +10,20 @@ its whole life — and the relay is told in the background, in order per call:
 SDP from                        rewritten with               the relay is sent
 ==============================  ===========================  ===================================
 the caller (INVITE, re-INVITE,  leg b's ports (to carrier)   ``OfferMedia`` (peer A moved)
-UPDATE, answer to the callee's)
+UPDATE, answer to the callee's
+in a 2xx or in an ACK)
 the carrier (183, 200, re-      leg a's ports (to caller)    ``AnswerMedia`` (peer B; arms the
-INVITE, answer to the caller's)                              relay's media timeout)
+INVITE, answer to the caller's                               relay's media timeout)
+in a 2xx or in an ACK)
 ==============================  ===========================  ===================================
+
+A *late offer* (an INVITE without SDP, RFC 3261 §13.2.1; RFC 3264) is anchored the same way:
+:meth:`MediaController.late_offer` asks the relay for ports before the INVITE leaves, with a
+peer A of unknown address (the relay latches leg a on the first source until the caller's
+answer names it). The carrier's offer then comes in its 183/200 (rows "the carrier") and the
+caller's answer in its ACK (rows "the caller"); which stream is anchored is only known from
+the carrier's offer, and is chosen again from each SDP of the carrier until the caller has
+answered (a failover's carrier may order its streams otherwise).
 
 A failover to the next carrier keeps the session: the same offer goes out, and the new
 carrier's answer moves leg b. :meth:`MediaSession.close` deletes the session and returns its
@@ -125,11 +135,18 @@ def peer_media(stream: MediaDescription, signalling_host: str | None) -> PeerMed
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """A parsed offer from the caller: what to anchor, ready for :meth:`MediaController.open`."""
+    """A parsed offer from the caller: what to anchor, ready for :meth:`MediaController.open`.
+
+    A late offer (:meth:`MediaController.late_offer`) has no body, no stream yet (the
+    carrier's offer will name it) and a peer without address.
+    """
 
     body: bytes
-    stream: int
+    stream: int | None
     peer: PeerMedia
+
+
+_LATE_OFFER = Offer(b"", None, PeerMedia())
 
 
 class MediaSession:
@@ -140,7 +157,7 @@ class MediaSession:
         controller: MediaController,
         call_id: str,
         offered: MediaOffered,
-        stream: int,
+        stream: int | None,
         a_host: str | None,
     ) -> None:
         self._controller = controller
@@ -148,7 +165,10 @@ class MediaSession:
         self.relay = offered.node_id
         self.a: RelayPorts = offered.a
         self.b: RelayPorts = offered.b
+        #: The anchored stream's index in every SDP of the call (RFC 3264 §6: by position).
         self.stream = stream
+        #: A late offer whose stream is (re)chosen from the carrier's SDP until A answers.
+        self.late = stream is None
         self.a_host = a_host
         #: The carrier's signalling address, for the NAT rule (set per attempt).
         self.b_host: str | None = None
@@ -158,18 +178,27 @@ class MediaSession:
         self.closed = False
         self._lock = asyncio.Lock()
 
-    def _rewrite(self, body: bytes, ports: RelayPorts) -> tuple[bytes, MediaDescription | None]:
+    def _rewrite(
+        self, body: bytes, ports: RelayPorts, *, choose: bool = False
+    ) -> tuple[bytes, MediaDescription | None]:
         parsed = parse_sdp(body)
-        if self.stream >= len(parsed.media):
+        index = self.stream
+        if choose or index is None:
+            # A late offer: the carrier's offer names the stream (its first audio over RTP).
+            index = parsed.anchor_index()
+            if index is None:
+                raise SdpError("the SDP has no audio stream to anchor")
+            self.stream = index
+        if index >= len(parsed.media):
             raise SdpError("the SDP lacks the anchored media stream")
         out = rewrite_sdp(
             body,
-            self.stream,
+            index,
             address=ports.address,
             rtp_port=ports.rtp_port,
             rtcp_port=ports.rtcp_port,
         )
-        stream = parsed.media[self.stream]
+        stream = parsed.media[index]
         return out, stream if stream.active else None
 
     def towards_b(self, body: bytes) -> bytes:
@@ -187,6 +216,7 @@ class MediaSession:
             SdpError: ``body`` cannot be read (nothing is sent to the relay).
         """
         out, stream = self._rewrite(body, self.b)
+        self.late = False  # A answered (or offered): the stream is settled
         if stream is not None:
             peer = peer_media(stream, self.a_host)
             self._update(OfferMedia(call_id=self.call_id, peer=peer, owner=self._owner))
@@ -198,7 +228,7 @@ class MediaSession:
         Raises:
             SdpError: ``body`` cannot be read (nothing is sent to the relay).
         """
-        out, stream = self._rewrite(body, self.a)
+        out, stream = self._rewrite(body, self.a, choose=self.late)
         if stream is not None:
             peer = peer_media(stream, self.b_host)
             self._update(AnswerMedia(call_id=self.call_id, peer=peer))
@@ -343,6 +373,17 @@ class MediaController:
         if index is None:
             return None
         return Offer(body, index, peer_media(parsed.media[index], signalling_host))
+
+    @staticmethod
+    def late_offer() -> Offer:
+        """What to anchor for an INVITE without SDP (a late offer, RFC 3261 §13.2.1).
+
+        Ports are allocated before the INVITE leaves, as for an offer in the INVITE, so the
+        carrier's offer in its 183/200 can be rewritten at once; peer A's address is unknown
+        until the caller's answer (in its ACK) and the relay latches leg a meanwhile on the
+        first source, releasing that latch if the answer names another address.
+        """
+        return _LATE_OFFER
 
     async def open(
         self, call_id: str, offer: Offer, zone: str, *, a_host: str | None

@@ -20,6 +20,11 @@ Skipped: ICE (``a=candidate`` lines pass untouched: peers that use ICE reach eac
 as they chose), several anchored streams per call (video is disabled), multicast sessions (an
 address with ``/ttl`` is read without the suffix and rewritten like any other).
 
+:func:`rejecting_answer` builds the answer that declines every stream of an offer (RFC 3264 §6:
+each ``m=`` line of the offer answered in place with port 0): what a B2BUA must put in the ACK
+to a 2xx carrying an offer when the party that owed the answer gave none (RFC 3261 §13.2.2.4:
+"a valid answer in the ACK and then send a BYE immediately").
+
 Contract: :func:`parse_sdp` either returns a :class:`SessionDescription` or raises
 :class:`SdpError`, whatever the bytes (bounded by :data:`MAX_SDP_SIZE`, :data:`MAX_LINES` and
 :data:`MAX_STREAMS`); :func:`rewrite_sdp` raises only :class:`SdpError` for an index that names
@@ -41,6 +46,7 @@ __all__ = [
     "SdpError",
     "SessionDescription",
     "parse_sdp",
+    "rejecting_answer",
     "rewrite_sdp",
 ]
 
@@ -321,3 +327,28 @@ def _with_port(line: _Line, port: int) -> bytes:
     media, _, rest = line.text[2:].partition(b" ")
     _, _, tail = rest.partition(b" ")
     return b"m=" + media + b" %d " % port + tail
+
+
+def rejecting_answer(offer: bytes, address: str) -> bytes:
+    """A valid answer to ``offer`` that rejects all its streams (RFC 3264 §6), from ``address``.
+
+    Each ``m=`` line of the offer is answered in its place with port 0, the same media and
+    transport and the offer's first format (RFC 8866 §5.14 requires one); ``address`` goes in
+    the origin and the session's ``c=`` line (our signalling address: no media will flow).
+
+    Raises:
+        SdpError: ``offer`` cannot be read.
+    """
+    parsed = parse_sdp(offer)
+    family = _family(address)
+    lines = [
+        b"v=0",
+        b"o=- 0 0 IN " + family + b" " + address.encode("ascii"),
+        b"s=-",
+        b"c=IN " + family + b" " + address.encode("ascii"),
+        b"t=0 0",
+    ]
+    for stream in parsed.media:
+        first = stream.formats[0] if stream.formats else "0"
+        lines.append(f"m={stream.media} 0 {stream.proto} {first}".encode("ascii"))
+    return b"\r\n".join(lines) + b"\r\n"
